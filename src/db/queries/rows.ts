@@ -1,0 +1,36 @@
+/** Row shapes as pg returns them: bigint ids arrive as strings, timestamps as Date. */
+export interface MemberRow {
+  id: string;
+  name: string;
+  email: string;
+  created_at: Date;
+}
+
+export interface ProjectRow {
+  id: string;
+  name: string;
+  created_at: Date;
+}
+
+export type TaskStatus = 'TODO' | 'IN_PROGRESS' | 'DONE';
+
+export interface TaskRow {
+  id: string;
+  project_id: string;
+  title: string;
+  status: TaskStatus;
+  assignee_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** The runner every query module takes: a request transaction, or a test's client. */
+export interface Db {
+  query<R extends object>(query: { name?: string; text: string; values?: readonly unknown[] }): Promise<R[]>;
+}
+
+/** A page request after validation: rows with id > afterId, at most `limit` (+1 to see if more). */
+export interface Page {
+  readonly afterId: string | null;
+  readonly limit: number;
+}

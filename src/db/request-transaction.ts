@@ -1,0 +1,146 @@
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { type Pool, type PoolClient, type QueryResultRow, quoteLiteral } from './pool.js';
+import { mapSqlError } from './sql-errors.js';
+
+/** What PostgreSQL learns about the request; every value is transaction-local. */
+export interface TenantSettings {
+  readonly tenantId: number;
+  readonly userId: string | undefined;
+  readonly actorTenantId: number | undefined;
+  readonly statementTimeoutMs: number;
+}
+
+export interface Query {
+  /** A name makes pg prepare the statement once per connection and reuse it. */
+  readonly name?: string;
+  readonly text: string;
+  readonly values?: readonly unknown[];
+}
+
+/** Hands out a slot before a connection is borrowed; see tenancy/concurrency.ts. */
+export type AcquireSlot = (tenantId: number) => Promise<() => void>;
+
+/**
+ * One request's database work: a single transaction on the runtime role, begun only when the
+ * request first needs the database, as `@dataplan/pg`'s withPgClient does. Settings use
+ * set_config(…, true), so nothing survives on the pooled connection after COMMIT or ROLLBACK.
+ */
+export class RequestTransaction {
+  #client: Promise<PoolClient> | undefined;
+  #finished = false;
+  #failed = false;
+  readonly #afterCommit: (() => void | Promise<void>)[] = [];
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly settings: TenantSettings,
+    private readonly logger: Logger,
+    private readonly acquireSlot?: AcquireSlot,
+    private readonly onQuery?: () => void,
+  ) {}
+
+  /** True once a connection was borrowed (for tests and metrics). */
+  get started(): boolean {
+    return this.#client !== undefined;
+  }
+
+  /** Runs `callback` once the transaction has committed (events, cache invalidation); never on rollback. */
+  afterCommit(callback: () => void | Promise<void>): void {
+    this.#afterCommit.push(callback);
+  }
+
+  async query<R extends QueryResultRow>(query: Query): Promise<R[]> {
+    if (this.#finished) throw new Error('query after the request transaction finished');
+    if (this.#failed) {
+      throw new AppError('BAD_USER_INPUT', 'Not run: an earlier operation of this request failed.');
+    }
+    this.#client ??= this.#begin();
+    const client = await this.#client;
+    this.onQuery?.();
+    try {
+      const result = await client.query<R>(query as { text: string; values?: unknown[] });
+      return result.rows;
+    } catch (error) {
+      // PostgreSQL aborts the transaction on any error; later statements could only fail.
+      this.#failed = true;
+      throw mapSqlError(error);
+    }
+  }
+
+  async #begin(): Promise<PoolClient> {
+    const release = (await this.acquireSlot?.(this.settings.tenantId)) ?? (() => {});
+    let client: PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const releaseClient = client.release.bind(client);
+    client.release = (err?: Error | boolean) => {
+      release();
+      releaseClient(err);
+    };
+    try {
+      this.onQuery?.();
+      await client.query(beginStatement(this.settings));
+      return client;
+    } catch (error) {
+      client.release(error as Error);
+      throw mapSqlError(error);
+    }
+  }
+
+  /**
+   * Commits (or rolls back) and returns the connection. Idempotent, so a safety net can call
+   * it again. A connection whose state is unknown is destroyed rather than reused.
+   */
+  async finish(commit: boolean): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (!this.#client) return;
+    let client: PoolClient;
+    try {
+      client = await this.#client;
+    } catch {
+      return; // begin failed and already released the connection
+    }
+    const ending = commit && !this.#failed ? 'COMMIT' : 'ROLLBACK';
+    try {
+      this.onQuery?.();
+      await client.query(ending);
+      client.release();
+    } catch (error) {
+      client.release(error as Error);
+      this.logger.warn({ err: (error as Error).message }, `${ending} failed`);
+      if (ending === 'COMMIT') throw mapSqlError(error);
+      return;
+    }
+    if (ending === 'COMMIT') await this.#runAfterCommit();
+  }
+
+  async #runAfterCommit(): Promise<void> {
+    for (const callback of this.#afterCommit) {
+      try {
+        await callback();
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'after-commit callback failed');
+      }
+    }
+  }
+}
+
+/**
+ * BEGIN and every setting in one round trip (a simple-protocol multi-statement string).
+ * Ids are integers from the tenants file; the user id is quoted with pg's escapeLiteral.
+ */
+export function beginStatement(settings: TenantSettings): string {
+  const sets = [
+    `set_config('app.tenant_id', '${Math.trunc(settings.tenantId)}', true)`,
+    `set_config('app.user_id', ${quoteLiteral(settings.userId ?? '')}, true)`,
+    `set_config('app.actor_tenant_id', '${settings.actorTenantId === undefined ? '' : Math.trunc(settings.actorTenantId)}', true)`,
+    `set_config('statement_timeout', '${Math.trunc(settings.statementTimeoutMs)}', true)`,
+  ];
+  return `BEGIN; SELECT ${sets.join(', ')}`;
+}

@@ -1,0 +1,102 @@
+import { GraphQLError } from 'graphql';
+
+/** Every `extensions.code` the server emits. The README lists them with their HTTP statuses. */
+export type ErrorCode =
+  | 'BAD_HOST'
+  | 'TENANT_NOT_FOUND'
+  | 'TENANT_DISABLED'
+  | 'ADMIN_DISABLED'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'TENANT_MISMATCH'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'TIMEOUT'
+  | 'RATE_LIMITED'
+  | 'INTERNAL_SERVER_ERROR';
+
+/**
+ * An error that is safe to show the client: its message and code reach the response,
+ * and `httpStatus` travels in `extensions.http.status` (yoga sets the status from it).
+ * Anything that is not an AppError is masked as INTERNAL_SERVER_ERROR.
+ */
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly httpStatus: number;
+
+  constructor(code: ErrorCode, message: string, httpStatus = 200, headers?: Record<string, string>) {
+    super(message, {
+      extensions: {
+        code,
+        ...(httpStatus !== 200 || headers
+          ? { http: { status: httpStatus, ...(headers ? { headers } : {}) } }
+          : {}),
+      },
+    });
+    this.name = 'AppError';
+    this.code = code;
+    this.httpStatus = httpStatus;
+  }
+}
+
+export const badHost = () => new AppError('BAD_HOST', 'The Host header is missing or malformed.', 400);
+export const tenantNotFound = () =>
+  new AppError('TENANT_NOT_FOUND', 'No tenant is served at this host.', 404);
+export const tenantDisabled = () => new AppError('TENANT_DISABLED', 'This tenant is disabled.', 403);
+export const adminDisabled = () =>
+  new AppError('ADMIN_DISABLED', 'The system tenant is not configured (DATABASE_ADMIN_URL).', 503);
+export const unauthenticated = (message = 'Authentication is required.', httpStatus = 401) =>
+  new AppError('UNAUTHENTICATED', message, httpStatus);
+export const forbidden = (message = 'Not allowed.') => new AppError('FORBIDDEN', message, 403);
+export const tenantMismatch = () =>
+  new AppError('TENANT_MISMATCH', 'The token belongs to another tenant.', 403);
+export const notFound = (what = 'Object') => new AppError('NOT_FOUND', `${what} not found.`);
+export const badUserInput = (message: string) => new AppError('BAD_USER_INPUT', message);
+export const internalError = () => new AppError('INTERNAL_SERVER_ERROR', 'Unexpected error.');
+export const timeout = () => new AppError('TIMEOUT', 'The operation took too long and was cancelled.');
+export const rateLimited = (retryAfterSeconds: number) =>
+  new AppError('RATE_LIMITED', 'Too many requests for this tenant.', 429, {
+    'Retry-After': String(retryAfterSeconds),
+  });
+
+/** The body yoga would send for `error`, for responses ended before GraphQL runs. */
+export function errorResponse(error: AppError): Response {
+  const headers = new Headers({ 'content-type': 'application/json; charset=utf-8' });
+  const extra = (error.extensions.http as { headers?: Record<string, string> } | undefined)?.headers;
+  for (const [name, value] of Object.entries(extra ?? {})) headers.set(name, value);
+  const body = { errors: [{ message: error.message, extensions: { code: error.code } }] };
+  return new Response(JSON.stringify(body), { status: error.httpStatus, headers });
+}
+
+/**
+ * yoga's maskError: AppErrors (and GraphQL's own validation errors) are shown; everything
+ * else, from pg, ioredis or a bug, becomes INTERNAL_SERVER_ERROR and is logged in full.
+ */
+export function maskError(error: unknown, log: (error: unknown) => void): Error {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  if (original instanceof AppError) {
+    if (error instanceof GraphQLError && error !== original) {
+      return new GraphQLError(original.message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        extensions: original.extensions,
+      });
+    }
+    return original;
+  }
+  // Parse and validation errors carry no originalError and are the client's own input.
+  if (error instanceof GraphQLError && !error.originalError) {
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+    });
+  }
+  log(original);
+  const path = error instanceof GraphQLError ? error.path : undefined;
+  return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}

@@ -1,0 +1,44 @@
+import type { Context } from '../../context.js';
+import { builder } from '../builder.js';
+import { decodeGlobalId, encodeGlobalId } from '../ids.js';
+
+/** A row that knows its GraphQL type, so the Node interface can resolve it. */
+export interface NodeShape {
+  readonly __typename?: string;
+  readonly id: string;
+}
+
+export const Node = builder.interfaceRef<NodeShape>('Node').implement({
+  description: 'An object with a global id, fetchable with node(id).',
+  resolveType: (row) => row.__typename ?? null,
+  fields: (t) => ({
+    id: t.id({ resolve: (row) => encodeGlobalId(row.__typename ?? '', row.id) }),
+  }),
+});
+
+/** How node(id) loads each type; every type that implements Node registers here. */
+type NodeLoader = (ctx: Context, id: string) => Promise<object | null>;
+const nodeLoaders = new Map<string, NodeLoader>();
+
+export function registerNodeType(typename: string, load: NodeLoader): void {
+  nodeLoaders.set(typename, load);
+}
+
+async function resolveNode(globalId: string, ctx: Context): Promise<NodeShape | null> {
+  const decoded = decodeGlobalId(globalId);
+  const load = decoded && nodeLoaders.get(decoded.typename);
+  if (!decoded || !load) return null;
+  const row = await load(ctx, decoded.id);
+  return row ? { ...row, __typename: decoded.typename, id: decoded.id } : null;
+}
+
+builder.queryField('node', (t) =>
+  t.field({
+    type: Node,
+    nullable: true,
+    authScopes: { authenticated: true },
+    description: 'Any object of this tenant by its global id; null for ids of other tenants.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => resolveNode(String(args.id), ctx),
+  }),
+);

@@ -1,0 +1,87 @@
+import * as projects from '../../db/queries/projects.js';
+import { notFound } from '../../errors.js';
+import { AUTHENTICATED, builder } from '../builder.js';
+import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
+import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
+import { Node, registerNodeType } from './node.js';
+import { ProjectConnection, ProjectRef, TaskConnection, TaskStatusEnum } from './refs.js';
+
+registerNodeType('Project', (ctx, id) => ctx.loaders.project.load(id));
+
+ProjectRef.implement({
+  interfaces: [Node],
+  fields: (t) => ({
+    id: t.id({ resolve: (p) => encodeGlobalId('Project', p.id) }),
+    name: t.exposeString('name'),
+    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.created_at }),
+    tasks: t.field({
+      type: TaskConnection,
+      args: { first: t.arg.int(), after: t.arg.string(), status: t.arg({ type: TaskStatusEnum }) },
+      resolve: async (p, args, ctx) => {
+        const page = pageFrom(args);
+        const status = args.status ?? null;
+        const rows = await ctx.loaders.taskPage('project_id', page, status).load(p.id);
+        return toConnection(rows, page, () => ctx.loaders.taskCount('project_id', status).load(p.id));
+      },
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  projects: t.field({
+    type: ProjectConnection,
+    authScopes: AUTHENTICATED,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const page = pageFrom(args);
+      const rows = await projects.listProjects(ctx.db, page);
+      return toConnection(rows, page, () => projects.countProjects(ctx.db));
+    },
+  }),
+  project: t.field({
+    type: ProjectRef,
+    nullable: true,
+    authScopes: AUTHENTICATED,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      const id = rowIdOrNull(args.id, 'Project');
+      return id ? ctx.loaders.project.load(id) : null;
+    },
+  }),
+}));
+
+const CreateProjectInput = builder.inputType('CreateProjectInput', {
+  fields: (t) => ({ name: t.string({ required: true }) }),
+});
+const UpdateProjectInput = builder.inputType('UpdateProjectInput', {
+  fields: (t) => ({ id: t.id({ required: true }), name: t.string() }),
+});
+
+builder.mutationFields((t) => ({
+  createProject: t.field({
+    type: ProjectRef,
+    authScopes: AUTHENTICATED,
+    args: { input: t.arg({ type: CreateProjectInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      projects.insertProject(ctx.db, ctx.tenant.id, requiredText(input.name, 'name')),
+  }),
+  updateProject: t.field({
+    type: ProjectRef,
+    authScopes: AUTHENTICATED,
+    args: { input: t.arg({ type: UpdateProjectInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const id = rowId(input.id, 'Project');
+      const row = await projects.updateProject(ctx.db, id, optionalText(input.name, 'name'));
+      if (!row) throw notFound('Project');
+      return row;
+    },
+  }),
+  deleteProject: t.boolean({
+    authScopes: AUTHENTICATED,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      if (!(await projects.deleteProject(ctx.db, rowId(args.id, 'Project')))) throw notFound('Project');
+      return true;
+    },
+  }),
+}));

@@ -1,0 +1,104 @@
+import * as tasks from '../../db/queries/tasks.js';
+import { notFound } from '../../errors.js';
+import { AUTHENTICATED, builder } from '../builder.js';
+import { encodeGlobalId } from '../ids.js';
+import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
+import { Node, registerNodeType } from './node.js';
+import { MemberRef, ProjectRef, TaskRef, TaskStatusEnum } from './refs.js';
+
+registerNodeType('Task', (ctx, id) => ctx.loaders.task.load(id));
+
+TaskRef.implement({
+  interfaces: [Node],
+  fields: (t) => ({
+    id: t.id({ resolve: (task) => encodeGlobalId('Task', task.id) }),
+    title: t.exposeString('title'),
+    status: t.field({ type: TaskStatusEnum, resolve: (task) => task.status }),
+    project: t.field({
+      type: ProjectRef,
+      // The composite foreign key guarantees the project exists in the same tenant.
+      resolve: async (task, _args, ctx) => (await ctx.loaders.project.load(task.project_id))!,
+    }),
+    assignee: t.field({
+      type: MemberRef,
+      nullable: true,
+      resolve: (task, _args, ctx) => (task.assignee_id ? ctx.loaders.member.load(task.assignee_id) : null),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (task) => task.created_at }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (task) => task.updated_at }),
+  }),
+});
+
+builder.queryField('task', (t) =>
+  t.field({
+    type: TaskRef,
+    nullable: true,
+    authScopes: AUTHENTICATED,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => {
+      const id = rowIdOrNull(args.id, 'Task');
+      return id ? ctx.loaders.task.load(id) : null;
+    },
+  }),
+);
+
+const CreateTaskInput = builder.inputType('CreateTaskInput', {
+  fields: (t) => ({
+    projectId: t.id({ required: true }),
+    title: t.string({ required: true }),
+    assigneeId: t.id(),
+    status: t.field({ type: TaskStatusEnum }),
+  }),
+});
+
+const UpdateTaskInput = builder.inputType('UpdateTaskInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    title: t.string(),
+    status: t.field({ type: TaskStatusEnum }),
+    assigneeId: t.id({ description: 'null unassigns; leave it out to keep the assignee.' }),
+  }),
+});
+
+builder.mutationFields((t) => ({
+  createTask: t.field({
+    type: TaskRef,
+    authScopes: AUTHENTICATED,
+    args: { input: t.arg({ type: CreateTaskInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      tasks.insertTask(ctx.db, ctx.tenant.id, {
+        projectId: rowId(input.projectId, 'Project'),
+        title: requiredText(input.title, 'title'),
+        assigneeId: input.assigneeId == null ? null : rowId(input.assigneeId, 'Member'),
+        status: input.status ?? 'TODO',
+      }),
+  }),
+  updateTask: t.field({
+    type: TaskRef,
+    authScopes: AUTHENTICATED,
+    args: { input: t.arg({ type: UpdateTaskInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const id = rowId(input.id, 'Task');
+      const row = await tasks.updateTask(ctx.db, id, {
+        title: optionalText(input.title, 'title'),
+        status: input.status ?? null,
+        assigneeId:
+          input.assigneeId === undefined
+            ? undefined
+            : input.assigneeId === null
+              ? null
+              : rowId(input.assigneeId, 'Member'),
+      });
+      if (!row) throw notFound('Task');
+      return row;
+    },
+  }),
+  deleteTask: t.boolean({
+    authScopes: AUTHENTICATED,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      if (!(await tasks.deleteTask(ctx.db, rowId(args.id, 'Task')))) throw notFound('Task');
+      return true;
+    },
+  }),
+}));

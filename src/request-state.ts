@@ -1,0 +1,33 @@
+import type { Principal } from './auth/principal.js';
+import type { RequestTransaction } from './db/request-transaction.js';
+import type { TenantSet } from './tenancy/tenant-set.js';
+import type { Tenant } from './tenancy/tenants-file.js';
+
+/**
+ * What the pre-GraphQL hooks learn about a request, keyed on the Request object itself
+ * (yoga's WeakMap pattern), so it dies with the request.
+ */
+export interface RequestState {
+  readonly requestId: string;
+  readonly startedAt: number;
+  /** The snapshot the request started with; a reload mid-request does not change it. */
+  tenants?: TenantSet;
+  tenant?: Tenant;
+  principal?: Principal;
+  transaction?: RequestTransaction;
+  operationName?: string;
+}
+
+const states = new WeakMap<Request, RequestState>();
+
+export function stateOf(request: Request): RequestState {
+  let state = states.get(request);
+  if (!state) {
+    state = {
+      requestId: request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID(),
+      startedAt: performance.now(),
+    };
+    states.set(request, state);
+  }
+  return state;
+}

@@ -1,0 +1,49 @@
+export type NormalizedHost = { ok: true; host: string } | { ok: false };
+
+const BAD: NormalizedHost = Object.freeze({ ok: false });
+const MAX_HOST = 253;
+// Longest input worth looking at: a full host name, one trailing dot and `:65535`.
+const MAX_RAW = MAX_HOST + 1 + 6;
+
+const DOT = 0x2e;
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isHostChar = (c: number) =>
+  isDigit(c) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d; // 0-9 a-z A-Z -
+
+/**
+ * Turns a `Host` header into the name tenants are matched on: lowercase, no `:port`, no trailing dot.
+ * A single pass over the characters, so hostile headers cost at most MAX_RAW steps.
+ * Only ASCII is accepted *before* lowercasing: `toLowerCase()` maps some non-ASCII
+ * characters (the Kelvin sign) onto ASCII letters, which would let a lookalike host match.
+ */
+export function normalizeHost(raw: string | undefined | null): NormalizedHost {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_RAW) return BAD;
+
+  let end = raw.length;
+  const colon = raw.lastIndexOf(':');
+  if (colon !== -1) {
+    const portLength = raw.length - colon - 1;
+    if (portLength < 1 || portLength > 5) return BAD;
+    for (let i = colon + 1; i < raw.length; i++) if (!isDigit(raw.charCodeAt(i))) return BAD;
+    end = colon;
+  }
+  if (end > 0 && raw.charCodeAt(end - 1) === DOT) end--;
+  if (end === 0 || end > MAX_HOST) return BAD;
+
+  let labelStart = true;
+  for (let i = 0; i < end; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === DOT) {
+      if (labelStart) return BAD; // leading dot or `a..b`
+      labelStart = true;
+    } else if (isHostChar(c)) {
+      labelStart = false;
+    } else {
+      return BAD; // includes a second colon, so IPv6 literals never get here
+    }
+  }
+  // Still at a label start: the name ended with a dot after the one we removed.
+  if (labelStart) return BAD;
+  return { ok: true, host: raw.slice(0, end).toLowerCase() };
+}

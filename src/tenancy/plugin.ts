@@ -1,0 +1,42 @@
+import type { IncomingMessage } from 'node:http';
+import type { Plugin } from 'graphql-yoga';
+import { adminDisabled, badHost, errorResponse, tenantDisabled, tenantNotFound } from '../errors.js';
+import { stateOf } from '../request-state.js';
+import { normalizeHost } from './host.js';
+import type { TenantRegistry } from './registry.js';
+import { requestHost } from './request-host.js';
+
+export interface TenancyOptions {
+  registry: TenantRegistry;
+  graphqlEndpoint: string;
+  trustProxy: boolean;
+  /** False when DATABASE_ADMIN_URL is unset: the system host answers 503. */
+  adminEnabled: boolean;
+}
+
+/**
+ * Resolves the tenant from the Host header before anything else runs, and ends the response
+ * for bad, unknown or disabled hosts: an unknown host never reaches the GraphQL parser.
+ */
+export function useTenancy(options: TenancyOptions): Plugin {
+  return {
+    onRequest({ request, serverContext, url, endResponse }) {
+      if (url.pathname !== options.graphqlEndpoint) return;
+      const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
+      const raw = requestHost(request, req, options.trustProxy);
+      const host = raw.ok ? normalizeHost(raw.value) : raw;
+      if (!host.ok) return endResponse(errorResponse(badHost()));
+
+      const tenants = options.registry.current;
+      const tenant = tenants.byHost(host.host);
+      if (!tenant) return endResponse(errorResponse(tenantNotFound()));
+      if (tenant.disabled) return endResponse(errorResponse(tenantDisabled()));
+      if (tenant.kind === 'system' && !options.adminEnabled)
+        return endResponse(errorResponse(adminDisabled()));
+
+      const state = stateOf(request);
+      state.tenants = tenants;
+      state.tenant = tenant;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import type { IncomingMessage } from 'node:http';
+
+export type RawHost = { ok: true; value: string } | { ok: false };
+
+/**
+ * The Host a request was sent to. Node folds repeated Host headers into the first, so over a
+ * real socket we read `rawHeaders` to reject repetition. Requests made in-process with
+ * `app.fetch` carry only the fetch headers (or the URL's host).
+ */
+export function requestHost(
+  request: Request,
+  req: IncomingMessage | undefined,
+  trustProxy: boolean,
+): RawHost {
+  if (trustProxy) {
+    const forwarded = req
+      ? rawHeaderValues(req, 'x-forwarded-host')
+      : headerValues(request, 'x-forwarded-host');
+    const first = forwarded[0]?.split(',')[0]?.trim();
+    if (first) return { ok: true, value: first };
+  }
+  if (req) {
+    const hosts = rawHeaderValues(req, 'host');
+    return hosts.length === 1 ? { ok: true, value: hosts[0]! } : { ok: false };
+  }
+  const host = request.headers.get('host') ?? new URL(request.url).host;
+  return host.includes(',') ? { ok: false } : { ok: true, value: host };
+}
+
+function rawHeaderValues(req: IncomingMessage, name: string): string[] {
+  const values: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
+  }
+  return values;
+}
+
+function headerValues(request: Request, name: string): string[] {
+  const value = request.headers.get(name);
+  return value === null ? [] : [value];
+}

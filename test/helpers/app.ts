@@ -1,0 +1,181 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type App, createApp } from '../../src/app.js';
+import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
+import { type Config, readConfig } from '../../src/config.js';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { syncTenantsTable } from '../../src/db/tenants-sync.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
+import { TenantRegistry } from '../../src/tenancy/registry.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export const TEST_JWT_SECRET = 'test-user-secret-0123456789abcdef';
+export const TEST_SERVICE_SECRET = 'test-service-secret-0123456789abcdef';
+
+/** The tenants of SPEC §4's example, plus a third regular tenant. */
+export const defaultTenants = {
+  baseDomain: 'localhost',
+  defaults: { statementTimeoutMs: 5000, rateLimit: { requests: 600, perSeconds: 60 } },
+  tenants: [
+    { id: 1, subdomain: 'admin', name: 'System' },
+    { id: 2, subdomain: 'tenant1', name: 'Tenant One' },
+    {
+      id: 3,
+      subdomain: 'tenant2',
+      name: 'Tenant Two',
+      statementTimeoutMs: 1000,
+      domains: ['graphql.tenant-two.test'],
+    },
+    { id: 4, subdomain: 'tenant3', name: 'Tenant Three' },
+    { id: 81, subdomain: 'reports', name: 'Reports service', grants: [2, 3] },
+    { id: 100, subdomain: 'acme', name: 'Acme', disabled: true },
+  ],
+};
+
+export interface TestAppOptions {
+  tenants?: object;
+  env?: Record<string, string>;
+  logger?: Logger;
+}
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: { data?: T | null; errors?: { message: string; extensions?: { code?: string } }[] };
+}
+
+/**
+ * The real app on a fresh database cloned from the migrated template, with a tenants file in a
+ * temp dir. Requests go through `app.fetch` with real Host headers; `listen()` adds a socket.
+ */
+export class TestApp {
+  queries = 0;
+  #server: Server | undefined;
+
+  private constructor(
+    readonly app: App,
+    readonly db: TestDatabase,
+    readonly pool: Pool,
+    readonly registry: TenantRegistry,
+    readonly config: Config,
+    readonly tenantsFile: string,
+    private readonly dir: string,
+  ) {}
+
+  static async start(options: TestAppOptions = {}): Promise<TestApp> {
+    const db = await createTestDatabase();
+    const dir = await mkdtemp(join(tmpdir(), 'tenantql-test-'));
+    const tenantsFile = join(dir, 'tenants.json');
+    await writeFile(tenantsFile, JSON.stringify(options.tenants ?? defaultTenants));
+    const result = readConfig({
+      DATABASE_URL: db.appUrl,
+      DATABASE_ADMIN_URL: db.adminUrl,
+      TENANTS_FILE: tenantsFile,
+      JWT_SECRET: TEST_JWT_SECRET,
+      SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
+      LOG_LEVEL: 'silent',
+      ...options.env,
+    });
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const config = result.config;
+    const logger = options.logger ?? silentLogger;
+    const pool = createPool({
+      url: db.appUrl,
+      max: config.poolMax,
+      logger,
+      applicationName: 'tenantql-test',
+    });
+    const opened = await TenantRegistry.open({
+      file: tenantsFile,
+      logger,
+      onSwap: (next) => syncTenantsTable(pool, next),
+    });
+    if (!opened.ok) throw new Error(opened.problems.join('\n'));
+    await syncTenantsTable(pool, opened.registry.current);
+    let testApp: TestApp | undefined;
+    const app = createApp({
+      config,
+      logger,
+      registry: opened.registry,
+      pool,
+      verifier: createTokenVerifier(config),
+      onQuery: () => {
+        if (testApp) testApp.queries++;
+      },
+    });
+    testApp = new TestApp(app, db, pool, opened.registry, config, tenantsFile, dir);
+    return testApp;
+  }
+
+  /** A user token for tenant `tenantId` (HS256 with the test secret). */
+  token(
+    tenantId: number,
+    subject = `user-${tenantId}`,
+    ttl = '1h',
+    extra: { secret?: string } = {},
+  ): Promise<string> {
+    return signToken({
+      kind: 'user',
+      secret: extra.secret ?? TEST_JWT_SECRET,
+      subject,
+      tenantClaim: 'tid',
+      tenantId,
+      ttl,
+    });
+  }
+
+  serviceToken(virtualId: number, subject = `svc-${virtualId}`): Promise<string> {
+    return signToken({
+      kind: 'service',
+      secret: TEST_SERVICE_SECRET,
+      subject,
+      tenantClaim: 'tid',
+      tenantId: virtualId,
+      ttl: '5m',
+    });
+  }
+
+  /** POST a GraphQL operation to `host` (e.g. `tenant1.localhost`). */
+  async gql<T = Record<string, any>>(
+    host: string,
+    query: string,
+    options: { token?: string; variables?: object; headers?: Record<string, string> } = {},
+  ): Promise<GraphQLResponse<T>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', host, ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const response = await this.app.fetch(`http://${host}/graphql`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables: options.variables }),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (await response.json()) as GraphQLResponse<T>['body'],
+    };
+  }
+
+  async writeTenants(content: object | string): Promise<void> {
+    await writeFile(this.tenantsFile, typeof content === 'string' ? content : JSON.stringify(content));
+  }
+
+  /** A real socket, for the Host header paths that only a raw request can exercise. */
+  async listen(): Promise<number> {
+    this.#server = createServer({ requireHostHeader: false }, this.app);
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    if (this.#server) {
+      this.#server.closeAllConnections();
+      await new Promise((resolve) => this.#server!.close(resolve));
+    }
+    await this.pool.end();
+    await this.db.drop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

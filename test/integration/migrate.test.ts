@@ -1,0 +1,126 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import migrateCommand from '../../src/cli/migrate.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
+
+const databases: TestDatabase[] = [];
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tenantql-migrations-'));
+});
+afterAll(async () => {
+  await Promise.all(databases.map((db) => db.drop()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function database(options?: { empty?: boolean }) {
+  const db = await createTestDatabase(options);
+  databases.push(db);
+  return db;
+}
+
+/** A fresh migrations directory holding `files`. */
+async function migrations(files: Record<string, string>): Promise<string> {
+  const path = await mkdtemp(join(dir, 'set-'));
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(path, name), sql);
+  return path;
+}
+
+const tableExists = (url: string, table: string) =>
+  withClient(url, async (c) => (await c.query('SELECT to_regclass($1) AS t', [table])).rows[0].t !== null);
+
+describe('migrate', () => {
+  it('is a no-op on a migrated database, however often it runs', async () => {
+    const db = await database();
+    expect(await migrate(db.ownerUrl)).toEqual({ applied: [] });
+    expect(await migrate(db.ownerUrl)).toEqual({ applied: [] });
+    const { rows } = await withClient(db.ownerUrl, (c) =>
+      c.query('SELECT name, checksum FROM app_meta.migrations ORDER BY name'),
+    );
+    expect(rows.map((row) => row.name)).toEqual(['001_tenancy.sql', '002_core.sql']);
+    for (const row of rows) expect(row.checksum).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('applies files in name order, once each', async () => {
+    const db = await database({ empty: true });
+    const path = await migrations({
+      '002_fill.sql': 'INSERT INTO public.t VALUES (1);',
+      '001_create.sql': 'CREATE TABLE public.t (id int);',
+      'README.md': 'not a migration',
+    });
+    expect(await migrate(db.ownerUrl, { dir: path })).toEqual({
+      applied: ['001_create.sql', '002_fill.sql'],
+    });
+    expect(await migrate(db.ownerUrl, { dir: path })).toEqual({ applied: [] });
+    const { rows } = await withClient(db.ownerUrl, (c) => c.query('SELECT count(*)::int AS n FROM public.t'));
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('refuses an applied file that changed, naming it, and applies nothing else', async () => {
+    const db = await database({ empty: true });
+    const path = await migrations({ '001_create.sql': 'CREATE TABLE public.t (id int);' });
+    await migrate(db.ownerUrl, { dir: path });
+    await writeFile(join(path, '001_create.sql'), 'CREATE TABLE public.t (id bigint);');
+    await writeFile(join(path, '002_more.sql'), 'CREATE TABLE public.more (id int);');
+    await expect(migrate(db.ownerUrl, { dir: path })).rejects.toThrow(/001_create\.sql was changed/);
+    expect(await tableExists(db.ownerUrl, 'public.more')).toBe(false);
+  });
+
+  it('rolls back a failing file whole, naming it', async () => {
+    const db = await database({ empty: true });
+    const path = await migrations({ '001_bad.sql': 'CREATE TABLE public.half (id int); SELECT 1 / 0;' });
+    await expect(migrate(db.ownerUrl, { dir: path })).rejects.toThrow(
+      /migration 001_bad\.sql failed: division by zero/,
+    );
+    expect(await tableExists(db.ownerUrl, 'public.half')).toBe(false);
+    const { rows } = await withClient(db.ownerUrl, (c) =>
+      c.query('SELECT count(*)::int AS n FROM app_meta.migrations'),
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('lets two concurrent runs through, applying each file once', async () => {
+    const db = await database({ empty: true });
+    const path = await migrations({
+      '001_slow.sql': 'SELECT pg_sleep(0.2); CREATE TABLE public.once (id int);',
+      '002_count.sql': 'INSERT INTO public.once VALUES (1);',
+    });
+    const results = await Promise.all([
+      migrate(db.ownerUrl, { dir: path }),
+      migrate(db.ownerUrl, { dir: path }),
+    ]);
+    expect(results.flatMap((result) => result.applied).sort()).toEqual(['001_slow.sql', '002_count.sql']);
+    const { rows } = await withClient(db.ownerUrl, (c) =>
+      c.query('SELECT count(*)::int AS n FROM public.once'),
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('fails on a missing directory', async () => {
+    const db = await database({ empty: true });
+    await expect(migrate(db.ownerUrl, { dir: join(dir, 'nowhere') })).rejects.toThrow(
+      /migrations directory .* cannot be read/,
+    );
+  });
+});
+
+describe('tenantql migrate', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('needs DATABASE_OWNER_URL', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    expect(await migrateCommand([], {})).toBe(2);
+    expect(String(stderr.mock.calls[0]?.[0])).toMatch(/DATABASE_OWNER_URL is not set/);
+  });
+
+  it('reports a migrated database as up to date', async () => {
+    const db = await database();
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    expect(await migrateCommand([], { DATABASE_OWNER_URL: db.ownerUrl })).toBe(0);
+    expect(stdout.mock.calls.map((call) => String(call[0]))).toEqual(['up to date\n']);
+  });
+});

@@ -1,0 +1,314 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parseTenantsFile, readTenantsFile, tenantKind } from '../../src/tenancy/tenants-file.js';
+
+type Json = Record<string, unknown>;
+
+/** A valid file with one tenant of each kind; each case below breaks it in one place. */
+const validFile = (): Json => ({
+  baseDomain: 'localhost',
+  tenants: [
+    { id: 1, subdomain: 'admin', name: 'System' },
+    { id: 2, subdomain: 'tenant1', name: 'Tenant One' },
+    { id: 3, subdomain: 'tenant2', name: 'Tenant Two', domains: ['graphql.tenant-two.test'] },
+    { id: 81, subdomain: 'reports', name: 'Reports', grants: [2, 3] },
+  ],
+});
+const tenant = (file: Json, i: number) => (file.tenants as Json[])[i]!;
+
+function problemsFor(edit: (file: Json) => void): string[] {
+  const file = validFile();
+  edit(file);
+  const result = parseTenantsFile(JSON.stringify(file));
+  if (result.ok) throw new Error('expected the file to be rejected');
+  return result.problems;
+}
+const pathOf = (problem: string) => problem.slice(0, problem.indexOf(': '));
+
+describe('parseTenantsFile: each rule reports its JSON path', () => {
+  it.each<[string, (file: Json) => void, string]>([
+    ['unknown top-level key', (f) => Object.assign(f, { extra: 1 }), 'extra'],
+    ['unknown key in defaults', (f) => Object.assign(f, { defaults: { timeout: 1 } }), 'defaults.timeout'],
+    [
+      'unknown key in defaults.rateLimit',
+      (f) => Object.assign(f, { defaults: { rateLimit: { requests: 1, perSeconds: 1, burst: 2 } } }),
+      'defaults.rateLimit.burst',
+    ],
+    ['unknown key in a tenant', (f) => Object.assign(tenant(f, 1), { plan: 'gold' }), 'tenants[1].plan'],
+    [
+      'unknown key in a tenant rateLimit',
+      (f) => Object.assign(tenant(f, 1), { rateLimit: { requests: 1, perSeconds: 1, burst: 2 } }),
+      'tenants[1].rateLimit.burst',
+    ],
+    ['baseDomain missing', (f) => delete f.baseDomain, 'baseDomain'],
+    ['baseDomain uppercase', (f) => Object.assign(f, { baseDomain: 'Localhost' }), 'baseDomain'],
+    ['baseDomain empty label', (f) => Object.assign(f, { baseDomain: 'a..test' }), 'baseDomain'],
+    ['baseDomain leading hyphen', (f) => Object.assign(f, { baseDomain: '-a.test' }), 'baseDomain'],
+    ['baseDomain underscore', (f) => Object.assign(f, { baseDomain: 'a_b.test' }), 'baseDomain'],
+    [
+      'baseDomain 64-char label',
+      (f) => Object.assign(f, { baseDomain: `${'a'.repeat(64)}.test` }),
+      'baseDomain',
+    ],
+    ['baseDomain a number', (f) => Object.assign(f, { baseDomain: 5 }), 'baseDomain'],
+    ['tenants missing', (f) => delete f.tenants, 'tenants'],
+    ['tenants empty', (f) => Object.assign(f, { tenants: [] }), 'tenants'],
+    ['tenants an object', (f) => Object.assign(f, { tenants: {} }), 'tenants'],
+    ['tenant not an object', (f) => (f.tenants as unknown[]).push('acme'), 'tenants[4]'],
+    ['id missing', (f) => delete tenant(f, 1).id, 'tenants[1].id'],
+    ['id a string', (f) => Object.assign(tenant(f, 1), { id: '2' }), 'tenants[1].id'],
+    ['id a fraction', (f) => Object.assign(tenant(f, 1), { id: 2.5 }), 'tenants[1].id'],
+    ['id zero', (f) => Object.assign(tenant(f, 1), { id: 0 }), 'tenants[1].id'],
+    ['id too large', (f) => Object.assign(tenant(f, 1), { id: 2_147_483_648 }), 'tenants[1].id'],
+    [
+      'duplicate id',
+      (f) => (f.tenants as Json[]).push({ id: 2, subdomain: 'again', name: 'Again' }),
+      'tenants[4].id',
+    ],
+    [
+      'second system tenant',
+      (f) => (f.tenants as Json[]).push({ id: 1, subdomain: 'admin2', name: 'System 2' }),
+      'tenants[4].id',
+    ],
+    ['subdomain missing', (f) => delete tenant(f, 1).subdomain, 'tenants[1].subdomain'],
+    ['subdomain empty', (f) => Object.assign(tenant(f, 1), { subdomain: '' }), 'tenants[1].subdomain'],
+    [
+      'subdomain uppercase',
+      (f) => Object.assign(tenant(f, 1), { subdomain: 'Tenant1' }),
+      'tenants[1].subdomain',
+    ],
+    [
+      'subdomain with a dot',
+      (f) => Object.assign(tenant(f, 1), { subdomain: 'a.b' }),
+      'tenants[1].subdomain',
+    ],
+    [
+      'subdomain trailing hyphen',
+      (f) => Object.assign(tenant(f, 1), { subdomain: 'a-' }),
+      'tenants[1].subdomain',
+    ],
+    [
+      'subdomain 64 chars',
+      (f) => Object.assign(tenant(f, 1), { subdomain: 'a'.repeat(64) }),
+      'tenants[1].subdomain',
+    ],
+    [
+      'duplicate subdomain',
+      (f) => Object.assign(tenant(f, 2), { subdomain: 'tenant1' }),
+      'tenants[2].subdomain',
+    ],
+    ['name missing', (f) => delete tenant(f, 1).name, 'tenants[1].name'],
+    ['name empty', (f) => Object.assign(tenant(f, 1), { name: '' }), 'tenants[1].name'],
+    ['domains not an array', (f) => Object.assign(tenant(f, 1), { domains: 'a.test' }), 'tenants[1].domains'],
+    [
+      'domain uppercase',
+      (f) => Object.assign(tenant(f, 1), { domains: ['A.test'] }),
+      'tenants[1].domains[0]',
+    ],
+    [
+      'domain used by two tenants',
+      (f) =>
+        (f.tenants as Json[]).push({
+          id: 4,
+          subdomain: 't4',
+          name: 'T4',
+          domains: ['graphql.tenant-two.test'],
+        }),
+      'tenants[4].domains[0]',
+    ],
+    [
+      'domain listed twice by one tenant',
+      (f) => Object.assign(tenant(f, 1), { domains: ['a.test', 'a.test'] }),
+      'tenants[1].domains[1]',
+    ],
+    [
+      "domain equal to another tenant's subdomain host",
+      (f) => Object.assign(tenant(f, 1), { domains: ['tenant2.localhost'] }),
+      'tenants[1].domains[0]',
+    ],
+    ['grants on a regular tenant', (f) => Object.assign(tenant(f, 1), { grants: [3] }), 'tenants[1].grants'],
+    ['grants on the system tenant', (f) => Object.assign(tenant(f, 0), { grants: '*' }), 'tenants[0].grants'],
+    ['grants a bad string', (f) => Object.assign(tenant(f, 3), { grants: 'all' }), 'tenants[3].grants'],
+    ['grant id a string', (f) => Object.assign(tenant(f, 3), { grants: [2, '3'] }), 'tenants[3].grants[1]'],
+    [
+      'grant to an unknown tenant',
+      (f) => Object.assign(tenant(f, 3), { grants: [2, 7] }),
+      'tenants[3].grants[1]',
+    ],
+    [
+      'grant to the system tenant',
+      (f) => Object.assign(tenant(f, 3), { grants: [1] }),
+      'tenants[3].grants[0]',
+    ],
+    [
+      'grant to a virtual tenant',
+      (f) => Object.assign(tenant(f, 3), { grants: [81] }),
+      'tenants[3].grants[0]',
+    ],
+    ['grant listed twice', (f) => Object.assign(tenant(f, 3), { grants: [2, 2] }), 'tenants[3].grants[1]'],
+    [
+      'statementTimeoutMs zero',
+      (f) => Object.assign(tenant(f, 1), { statementTimeoutMs: 0 }),
+      'tenants[1].statementTimeoutMs',
+    ],
+    [
+      'statementTimeoutMs over an hour',
+      (f) => Object.assign(tenant(f, 1), { statementTimeoutMs: 3_600_001 }),
+      'tenants[1].statementTimeoutMs',
+    ],
+    [
+      'statementTimeoutMs a string',
+      (f) => Object.assign(tenant(f, 1), { statementTimeoutMs: '100' }),
+      'tenants[1].statementTimeoutMs',
+    ],
+    [
+      'defaults.statementTimeoutMs fraction',
+      (f) => Object.assign(f, { defaults: { statementTimeoutMs: 1.5 } }),
+      'defaults.statementTimeoutMs',
+    ],
+    ['rateLimit not an object', (f) => Object.assign(tenant(f, 1), { rateLimit: 5 }), 'tenants[1].rateLimit'],
+    [
+      'rateLimit.requests zero',
+      (f) => Object.assign(tenant(f, 1), { rateLimit: { requests: 0, perSeconds: 1 } }),
+      'tenants[1].rateLimit.requests',
+    ],
+    [
+      'rateLimit.perSeconds missing',
+      (f) => Object.assign(tenant(f, 1), { rateLimit: { requests: 1 } }),
+      'tenants[1].rateLimit.perSeconds',
+    ],
+    [
+      'defaults.rateLimit.perSeconds fraction',
+      (f) => Object.assign(f, { defaults: { rateLimit: { requests: 1, perSeconds: 0.5 } } }),
+      'defaults.rateLimit.perSeconds',
+    ],
+    ['disabled a string', (f) => Object.assign(tenant(f, 1), { disabled: 'yes' }), 'tenants[1].disabled'],
+    ['defaults not an object', (f) => Object.assign(f, { defaults: [] }), 'defaults'],
+  ])('%s', (_label, edit, path) => {
+    const problems = problemsFor(edit);
+    expect(problems.map(pathOf)).toEqual([path]);
+  });
+
+  it.each([
+    ['empty text', ''],
+    ['only whitespace', ' \n'],
+    ['invalid JSON', '{'],
+    ['half-written', '{"baseDomain":"localhost","tenants":[{"id":2,'],
+    ['an array', '[]'],
+    ['null', 'null'],
+  ])('rejects %s at (root)', (_label, text) => {
+    const result = parseTenantsFile(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.problems.map(pathOf)).toEqual(['(root)']);
+  });
+
+  it('words problems as `<json path>: <message>`', () => {
+    expect(problemsFor((f) => Object.assign(tenant(f, 0), { id: 0 }))).toEqual([
+      'tenants[0].id: must be an integer from 1 to 2147483647',
+    ]);
+    expect(problemsFor((f) => Object.assign(tenant(f, 2), { subdomain: 'tenant1' }))).toEqual([
+      'tenants[2].subdomain: duplicate "tenant1"',
+    ]);
+    expect(problemsFor((f) => delete tenant(f, 1).name)).toEqual(['tenants[1].name: is required']);
+    expect(problemsFor((f) => Object.assign(f, { 'a b': 1 }))).toEqual(['["a b"]: unknown key']);
+  });
+
+  it('reports every problem, including cross-tenant ones next to shape errors', () => {
+    const problems = problemsFor((f) => {
+      Object.assign(f, { extra: true });
+      Object.assign(tenant(f, 1), { name: '', statementTimeoutMs: -1 });
+      Object.assign(tenant(f, 2), { subdomain: 'tenant1', name: 7 });
+      Object.assign(tenant(f, 3), { grants: [9] });
+    });
+    expect(problems.map(pathOf).sort()).toEqual(
+      [
+        'extra',
+        'tenants[1].name',
+        'tenants[1].statementTimeoutMs',
+        'tenants[2].name',
+        'tenants[2].subdomain',
+        'tenants[3].grants[0]',
+      ].sort(),
+    );
+  });
+});
+
+describe('parseTenantsFile: the config it returns', () => {
+  it('applies built-in defaults, file defaults and per-tenant overrides', () => {
+    const built = parseTenantsFile(JSON.stringify(validFile()));
+    if (!built.ok) throw new Error(built.problems.join('\n'));
+    expect(built.config.tenants[1]).toEqual({
+      id: 2,
+      subdomain: 'tenant1',
+      name: 'Tenant One',
+      kind: 'regular',
+      domains: [],
+      disabled: false,
+      statementTimeoutMs: 5000,
+      rateLimit: { requests: 600, perSeconds: 60 },
+      grants: [],
+    });
+
+    const file = validFile();
+    Object.assign(file, {
+      defaults: { statementTimeoutMs: 2000, rateLimit: { requests: 10, perSeconds: 1 } },
+    });
+    Object.assign(tenant(file, 2), { statementTimeoutMs: 100, rateLimit: { requests: 5, perSeconds: 2 } });
+    const result = parseTenantsFile(JSON.stringify(file));
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const [system, one, two, reports] = result.config.tenants;
+    expect(one).toMatchObject({ statementTimeoutMs: 2000, rateLimit: { requests: 10, perSeconds: 1 } });
+    expect(two).toMatchObject({ statementTimeoutMs: 100, rateLimit: { requests: 5, perSeconds: 2 } });
+    expect(system?.kind).toBe('system');
+    expect(reports).toMatchObject({ kind: 'virtual', grants: [2, 3] });
+  });
+
+  it('returns a deep-frozen config', () => {
+    const result = parseTenantsFile(JSON.stringify(validFile()));
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const { config } = result;
+    const two = config.tenants[2]!;
+    for (const value of [config, config.tenants, two, two.domains, two.rateLimit, two.grants]) {
+      expect(Object.isFrozen(value)).toBe(true);
+    }
+  });
+
+  it('accepts grants "*" on a virtual tenant', () => {
+    const file = validFile();
+    Object.assign(tenant(file, 3), { grants: '*' });
+    const result = parseTenantsFile(JSON.stringify(file));
+    expect(result.ok && result.config.tenants[3]?.grants).toBe('*');
+  });
+
+  it('parses tenants.example.json', async () => {
+    const text = await readFile(new URL('../../tenants.example.json', import.meta.url), 'utf8');
+    const result = parseTenantsFile(text);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    expect(result.config.tenants.map((t) => [t.id, t.subdomain, t.kind])).toEqual([
+      [1, 'admin', 'system'],
+      [2, 'tenant1', 'regular'],
+      [3, 'tenant2', 'regular'],
+      [81, 'reports', 'virtual'],
+      [100, 'acme', 'regular'],
+    ]);
+    expect(result.config.tenants[4]?.disabled).toBe(true);
+  });
+});
+
+describe('readTenantsFile and tenantKind', () => {
+  it('names the path of a file it cannot read', async () => {
+    const result = await readTenantsFile('/nonexistent/tenants.json');
+    expect(result).toEqual({ ok: false, problems: [expect.stringContaining('/nonexistent/tenants.json: ')] });
+  });
+
+  it.each([
+    [1, 'system'],
+    [2, 'regular'],
+    [79, 'regular'],
+    [80, 'virtual'],
+    [99, 'virtual'],
+    [100, 'regular'],
+  ] as const)('tenantKind(%i) is %s', (id, kind) => {
+    expect(tenantKind(id)).toBe(kind);
+  });
+});
