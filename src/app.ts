@@ -8,6 +8,7 @@ import { type AcquireSlot, RequestTransaction } from './db/request-transaction.j
 import { useRequestTransaction } from './db/transaction-plugin.js';
 import { maskError } from './errors.js';
 import { tenantSchema } from './graphql/index.js';
+import { useClientErrorCodes } from './graphql/client-error-codes.js';
 import { Loaders } from './graphql/loaders.js';
 import { useHealth } from './health.js';
 import type { Logger } from './logger.js';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): App {
         adminEnabled: config.databaseAdminUrl !== undefined,
       }),
       useAuthentication({ verifier: deps.verifier, tenantClaim: config.jwt.tenantClaim }),
+      useClientErrorCodes(),
       useRequestTransaction(logger),
     ],
   });

@@ -75,28 +75,26 @@ export function errorResponse(error: AppError): Response {
 export function maskError(error: unknown, log: (error: unknown) => void): Error {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof AppError) {
-    if (error instanceof GraphQLError && error !== original) {
-      return new GraphQLError(original.message, {
-        nodes: error.nodes,
-        source: error.source,
-        positions: error.positions,
-        path: error.path,
-        extensions: original.extensions,
-      });
-    }
-    return original;
+    return error instanceof GraphQLError && error !== original ? withExtensions(error, original.extensions) : original;
   }
-  // Parse and validation errors carry no originalError and are the client's own input.
-  if (error instanceof GraphQLError && !error.originalError) {
-    return new GraphQLError(error.message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-    });
-  }
+  // Parse, validation and variable errors carry no originalError and are the client's own input.
+  if (error instanceof GraphQLError && !error.originalError) return asBadUserInput(error);
   log(original);
   const path = error instanceof GraphQLError ? error.path : undefined;
   return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+/** The same error at the same place, with other extensions (and the original message). */
+function withExtensions(error: GraphQLError, extensions: GraphQLError['extensions']): GraphQLError {
+  return new GraphQLError(error.originalError?.message ?? error.message, {
+    nodes: error.nodes,
+    source: error.source,
+    positions: error.positions,
+    path: error.path,
+    extensions,
+  });
+}
+
+export function asBadUserInput(error: GraphQLError): GraphQLError {
+  return withExtensions(error, { ...error.extensions, code: 'BAD_USER_INPUT' });
 }

@@ -143,7 +143,7 @@ async function checkOtherObjects(client: pg.Client): Promise<string[]> {
      WHERE p.prosecdef AND ${USER_SCHEMAS}
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')
     UNION ALL
-    -- A view runs with its owner's rights (who bypasses RLS) unless security_invoker is set.
+    -- A view applies its owner's rights and policies, not the caller's, unless security_invoker is set.
     SELECT format('%I.%I: readable %s without security_invoker', n.nspname, c.relname,
                   CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END)
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

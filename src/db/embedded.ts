@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -93,7 +93,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     logger.info({ dataDir }, 'initialising embedded PostgreSQL');
     await server.initialise();
   }
-  await writeFile(join(dataDir, STATE_FILE), JSON.stringify({ ...state, port }), { mode: 0o600 });
+  const stateFile = join(dataDir, STATE_FILE);
+  await writeFile(stateFile, JSON.stringify({ ...state, port }), { mode: 0o600 });
+  await chmod(stateFile, 0o600); // `mode` above only applies when the file is created
+
   try {
     await server.start();
   } catch (error) {

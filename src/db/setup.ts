@@ -18,7 +18,7 @@ export interface SetupOptions {
   /** @default 'tenantql' */
   database?: string;
   /** @default fresh random passwords, so every run rotates them */
-  passwords?: RoleNames;
+  passwords?: { owner: string; app: string; admin: string };
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -35,7 +35,7 @@ export function roleNames(database: string): RoleNames {
 }
 
 /** `url` with another database and, when given, other credentials. */
-export function databaseUrl(url: string, database: string, user?: string, password?: string): string {
+export function connectionUrl(url: string, database: string, user?: string, password?: string): string {
   const result = new URL(url);
   result.pathname = `/${encodeURIComponent(database)}`;
   if (user !== undefined) result.username = encodeURIComponent(user);
@@ -85,7 +85,7 @@ export async function setupDatabase(options: SetupOptions): Promise<DatabaseUrls
     await grantDatabaseAccess(client, database, roles);
   });
 
-  await withClient(databaseUrl(options.superuserUrl, database), async (client) => {
+  await withClient(connectionUrl(options.superuserUrl, database), async (client) => {
     const owner = ident(roles.owner);
     // PostgreSQL < 15 lets everyone create in `public`: a table there could shadow ours.
     await client.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
@@ -94,9 +94,9 @@ export async function setupDatabase(options: SetupOptions): Promise<DatabaseUrls
   });
 
   const urls = {
-    databaseUrl: databaseUrl(options.superuserUrl, database, roles.app, passwords.app),
-    adminUrl: databaseUrl(options.superuserUrl, database, roles.admin, passwords.admin),
-    ownerUrl: databaseUrl(options.superuserUrl, database, roles.owner, passwords.owner),
+    databaseUrl: connectionUrl(options.superuserUrl, database, roles.app, passwords.app),
+    adminUrl: connectionUrl(options.superuserUrl, database, roles.admin, passwords.admin),
+    ownerUrl: connectionUrl(options.superuserUrl, database, roles.owner, passwords.owner),
   };
   await migrate(urls.ownerUrl, { logger: options.logger ?? silentLogger });
   return urls;

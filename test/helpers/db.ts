@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { databaseUrl, grantDatabaseAccess } from '../../src/db/setup.js';
+import { connectionUrl, grantDatabaseAccess } from '../../src/db/setup.js';
 
 export interface TestDatabase {
   name: string;
@@ -53,10 +53,10 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
 
   return {
     name,
-    appUrl: databaseUrl(superuserUrl, name, roles.app.name, roles.app.password),
-    adminUrl: databaseUrl(superuserUrl, name, roles.admin.name, roles.admin.password),
-    ownerUrl: databaseUrl(superuserUrl, name, roles.owner.name, roles.owner.password),
-    superuserUrl: databaseUrl(superuserUrl, name),
+    appUrl: connectionUrl(superuserUrl, name, roles.app.name, roles.app.password),
+    adminUrl: connectionUrl(superuserUrl, name, roles.admin.name, roles.admin.password),
+    ownerUrl: connectionUrl(superuserUrl, name, roles.owner.name, roles.owner.password),
+    superuserUrl: connectionUrl(superuserUrl, name),
     drop: () =>
       withClient(superuserUrl, async (client) => {
         const { rows } = await client.query<{ open: number }>(

@@ -1,7 +1,8 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import dbCheck from '../../src/cli/db-check.js';
 import { checkCatalog } from '../../src/db/catalog-check.js';
-import { databaseUrl } from '../../src/db/setup.js';
+import { connectionUrl } from '../../src/db/setup.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
 
 // Security catalogue §A1-A3, A10, A14, A15: the catalog check itself, and the runtime
@@ -46,6 +47,41 @@ describe('checkCatalog', () => {
     }
   });
 
+  it('names definer functions without a pinned search_path and views that run as their owner', async () => {
+    await asOwner((c) =>
+      c.query(`CREATE FUNCTION app.definer() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1';
+        CREATE VIEW app.all_projects AS SELECT * FROM app.projects;
+        GRANT SELECT ON app.all_projects TO ${ident(inject('roles').app.name)}`),
+    );
+    try {
+      expect(await checkCatalog(db.appUrl)).toEqual([
+        'app.all_projects: readable view without security_invoker',
+        'app.definer(): SECURITY DEFINER without a pinned search_path',
+      ]);
+      await asOwner((c) => c.query('ALTER VIEW app.all_projects SET (security_invoker = on)'));
+      expect(await checkCatalog(db.appUrl)).toEqual([
+        'app.definer(): SECURITY DEFINER without a pinned search_path',
+      ]);
+    } finally {
+      await asOwner((c) => c.query('DROP FUNCTION app.definer(); DROP VIEW app.all_projects'));
+    }
+  });
+
+  it('backs `tenantql db check`: ok and exit 0, or one problem a line and exit 1', async () => {
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await dbCheck([], { DATABASE_URL: db.appUrl })).toBe(0);
+      await asOwner((c) => c.query('CREATE TABLE app.leaky (tenant_id integer NOT NULL)'));
+      expect(await dbCheck([], { DATABASE_URL: db.appUrl })).toBe(1);
+      expect(stdout.mock.calls.map((call) => String(call[0])).join('')).toMatch(
+        /^ok\napp\.leaky: row level security is not enabled\n/,
+      );
+    } finally {
+      stdout.mockRestore();
+      await asOwner((c) => c.query('DROP TABLE IF EXISTS app.leaky'));
+    }
+  });
+
   // Roles are cluster-wide and shared by every test file of the run, so these use probe
   // roles instead of changing the runtime role itself; the check only looks at current_user.
   it('flags a role that is a member of the owner role, or has BYPASSRLS', async () => {
@@ -60,7 +96,7 @@ describe('checkCatalog', () => {
     );
     try {
       // Membership also inherits the owner's CREATE rights, reported on their own lines.
-      expect(await checkCatalog(databaseUrl(db.appUrl, db.name, member, 'probe'))).toEqual(
+      expect(await checkCatalog(connectionUrl(db.appUrl, db.name, member, 'probe'))).toEqual(
         expect.arrayContaining([
           expect.stringMatching(
             new RegExp(`^role ${member}: member of role ${roles.owner.name}, which owns database`),
@@ -68,7 +104,7 @@ describe('checkCatalog', () => {
           'schema app: the runtime role may CREATE in it',
         ]),
       );
-      expect(await checkCatalog(databaseUrl(db.appUrl, db.name, bypass, 'probe'))).toEqual([
+      expect(await checkCatalog(connectionUrl(db.appUrl, db.name, bypass, 'probe'))).toEqual([
         `role ${bypass}: has BYPASSRLS`,
       ]);
     } finally {

@@ -158,6 +158,20 @@ describe('isolation between tenants', () => {
   });
 });
 
+// §A18: the policy's (SELECT app.current_tenant_id()) is an InitPlan, evaluated once per
+// statement, and its value is an index condition, not a filter over every tenant's rows.
+it('looks the tenant up once per statement and uses it as an index condition', async () => {
+  const plan = await asRuntime((c) =>
+    inTenant(c, 2, async () => {
+      await c.query('SET LOCAL enable_seqscan = off');
+      const { rows } = await c.query('EXPLAIN SELECT * FROM app.tasks WHERE project_id = 1');
+      return rows.map((row) => row['QUERY PLAN']).join('\n');
+    }),
+  );
+  expect(plan).toMatch(/InitPlan 1/);
+  expect(plan).toMatch(/Index Cond: \(\(tenant_id = (\$0|\(InitPlan 1\)\.col1)\)/);
+});
+
 describe('app.sync_tenants', () => {
   it('marks a tenant missing from the list removed, keeps its data, and restores it', async () => {
     await asRuntime((c) => seed(c, 100, 'acme'));

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import dbSetup from '../../src/cli/db-setup.js';
 import { checkCatalog } from '../../src/db/catalog-check.js';
-import { databaseUrl, roleNames, setupDatabase } from '../../src/db/setup.js';
+import { connectionUrl, roleNames, setupDatabase } from '../../src/db/setup.js';
 import { withClient } from '../helpers/db.js';
 
 // This file makes its own database and roles, under the run's prefix so that the global
@@ -95,7 +95,7 @@ describe('tenantql db setup', () => {
       passwords: { owner: 'o-pw', app: 'a-pw', admin: 'd-pw' },
     });
     expect(await storedVerifier()).toMatch(/^SCRAM-SHA-256\$4096:/);
-    await withClient(databaseUrl(superuserUrl, name, roles.app, 'a-pw'), async (c) => {
+    await withClient(connectionUrl(superuserUrl, name, roles.app, 'a-pw'), async (c) => {
       expect((await c.query('SELECT current_user AS u')).rows[0].u).toBe(roles.app);
     });
   });
@@ -103,7 +103,7 @@ describe('tenantql db setup', () => {
   it('needs a superuser', async () => {
     const { app } = inject('roles');
     const maintenance = new URL(superuserUrl).pathname.slice(1) || 'postgres';
-    const notSuperuser = databaseUrl(superuserUrl, maintenance, app.name, app.password);
+    const notSuperuser = connectionUrl(superuserUrl, maintenance, app.name, app.password);
     await expect(setupDatabase({ superuserUrl: notSuperuser, database: name })).rejects.toThrow(
       /needs a superuser/,
     );
