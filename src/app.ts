@@ -7,12 +7,14 @@ import type { Pool } from './db/pool.js';
 import { type AcquireSlot, RequestTransaction } from './db/request-transaction.js';
 import { useRequestTransaction } from './db/transaction-plugin.js';
 import { maskError } from './errors.js';
-import { tenantSchema } from './graphql/index.js';
 import { useClientErrorCodes } from './graphql/client-error-codes.js';
+import { tenantSchema } from './graphql/index.js';
+import { limitPlugins } from './graphql/limits.js';
 import { Loaders } from './graphql/loaders.js';
 import { useHealth } from './health.js';
 import type { Logger } from './logger.js';
 import { stateOf } from './request-state.js';
+import { createTenantConcurrency } from './tenancy/concurrency.js';
 import { useTenancy } from './tenancy/plugin.js';
 import type { TenantRegistry } from './tenancy/registry.js';
 
@@ -38,6 +40,9 @@ export const GRAPHQL_ENDPOINT = '/graphql';
 /** Builds the server; no env, no listen. Tests call `app.fetch(new Request(…))`. */
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
+  const acquireSlot =
+    deps.acquireSlot ??
+    createTenantConcurrency({ perTenant: Math.max(1, Math.ceil(config.poolMax * config.tenantPoolShare)) });
   return createYoga<Record<string, unknown>, Context>({
     schema: tenantSchema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
@@ -49,7 +54,7 @@ export function createApp(deps: AppDeps): App {
       maskError: (error) =>
         maskError(error, (original) => logger.error({ err: original }, 'unexpected error')),
     },
-    context: ({ request }) => buildContext(request, deps),
+    context: ({ request }) => buildContext(request, deps, acquireSlot),
     plugins: [
       useHealth({
         checkDatabase: async () => void (await deps.pool.query('SELECT 1')),
@@ -63,13 +68,14 @@ export function createApp(deps: AppDeps): App {
         adminEnabled: config.databaseAdminUrl !== undefined,
       }),
       useAuthentication({ verifier: deps.verifier, tenantClaim: config.jwt.tenantClaim }),
+      ...limitPlugins(config),
       useClientErrorCodes(),
       useRequestTransaction(logger),
     ],
   });
 }
 
-function buildContext(request: Request, deps: AppDeps): Context {
+function buildContext(request: Request, deps: AppDeps, acquireSlot: AcquireSlot): Context {
   const state = stateOf(request);
   const { tenant, principal } = state;
   if (!tenant || !principal) throw new Error('GraphQL reached without a resolved tenant and principal');
@@ -82,7 +88,7 @@ function buildContext(request: Request, deps: AppDeps): Context {
       statementTimeoutMs: tenant.statementTimeoutMs,
     },
     deps.logger,
-    deps.acquireSlot,
+    acquireSlot,
     deps.onQuery,
   );
   state.transaction = transaction;

@@ -75,13 +75,23 @@ export function errorResponse(error: AppError): Response {
 export function maskError(error: unknown, log: (error: unknown) => void): Error {
   const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
   if (original instanceof AppError) {
-    return error instanceof GraphQLError && error !== original ? withExtensions(error, original.extensions) : original;
+    return error instanceof GraphQLError && error !== original
+      ? withExtensions(error, original.extensions)
+      : original;
   }
-  // Parse, validation and variable errors carry no originalError and are the client's own input.
-  if (error instanceof GraphQLError && !error.originalError) return asBadUserInput(error);
+  // Parse, validation and variable errors (graphql-js's, or a limit rule's) are the client's own input.
+  if (isGraphQLError(original) && !original.originalError) return asBadUserInput(error as GraphQLError);
   log(original);
   const path = error instanceof GraphQLError ? error.path : undefined;
   return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+/**
+ * graphql ships CommonJS and ESM builds; a CommonJS dependency (GraphQL Armor) throws the other
+ * build's GraphQLError, which `instanceof` does not recognise.
+ */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof GraphQLError || (error instanceof Error && error.name === 'GraphQLError');
 }
 
 /** The same error at the same place, with other extensions (and the original message). */
