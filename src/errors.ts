@@ -73,7 +73,7 @@ export function errorResponse(error: AppError): Response {
  * else, from pg, ioredis or a bug, becomes INTERNAL_SERVER_ERROR and is logged in full.
  */
 export function maskError(error: unknown, log: (error: unknown) => void): Error {
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const original = rootCause(error);
   if (original instanceof AppError) {
     return error instanceof GraphQLError && error !== original
       ? withExtensions(error, original.extensions)
@@ -84,6 +84,15 @@ export function maskError(error: unknown, log: (error: unknown) => void): Error 
   log(original);
   const path = error instanceof GraphQLError ? error.path : undefined;
   return new GraphQLError('Unexpected error.', { path, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+/** GraphQL and yoga may wrap an error more than once; the AppError (or the first non-GraphQL error) decides. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  while (isGraphQLError(current) && !(current instanceof AppError) && current.originalError) {
+    current = current.originalError;
+  }
+  return current;
 }
 
 /**
