@@ -167,6 +167,8 @@ function crossCheck(raw: unknown): string[] {
       domains.add(domain);
       const owner = base && domain.endsWith(`.${base}`) && subdomains.get(domain.slice(0, -base.length - 1));
       if (owner) problems.push(`${at}.domains[${j}]: "${domain}" is already the host of ${owner}`);
+      // The bare base domain must stay no tenant's host (SPEC §5: it answers 404).
+      if (domain === base) problems.push(`${at}.domains[${j}]: "${domain}" is the base domain`);
     });
   }
 

@@ -126,6 +126,11 @@ describe('parseTenantsFile: each rule reports its JSON path', () => {
       (f) => Object.assign(tenant(f, 1), { domains: ['tenant2.localhost'] }),
       'tenants[1].domains[0]',
     ],
+    [
+      'domain equal to the bare base domain',
+      (f) => Object.assign(tenant(f, 1), { domains: ['localhost'] }),
+      'tenants[1].domains[0]',
+    ],
     ['grants on a regular tenant', (f) => Object.assign(tenant(f, 1), { grants: [3] }), 'tenants[1].grants'],
     ['grants on the system tenant', (f) => Object.assign(tenant(f, 0), { grants: '*' }), 'tenants[0].grants'],
     ['grants a bad string', (f) => Object.assign(tenant(f, 3), { grants: 'all' }), 'tenants[3].grants'],
