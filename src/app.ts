@@ -1,22 +1,37 @@
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createApiKeyLookup } from './auth/api-key-principal.js';
 import { useAuthentication } from './auth/plugin.js';
+import type { Principal } from './auth/principal.js';
 import type { TokenVerifier } from './auth/verify.js';
+import { useResponseCache } from './cache/cache-plugin.js';
+import { EventBus } from './cache/events.js';
+import { type RateLimiter, useRateLimit } from './cache/rate-limit.js';
+import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import type { Pool } from './db/pool.js';
 import { type AcquireSlot, RequestTransaction } from './db/request-transaction.js';
+import { useSubscriptionTransactions } from './db/subscription-transactions.js';
 import { useRequestTransaction } from './db/transaction-plugin.js';
 import { maskError } from './errors.js';
+import { useTenantGraphiQL } from './graphiql.js';
+import { toAdminContext } from './graphql/admin/context.js';
+import { adminSchema } from './graphql/admin/index.js';
+import { useAdminRequestLog } from './graphql/admin/request-log.js';
 import { useClientErrorCodes } from './graphql/client-error-codes.js';
 import { tenantSchema } from './graphql/index.js';
 import { limitPlugins } from './graphql/limits.js';
 import { Loaders } from './graphql/loaders.js';
-import { useHealth } from './health.js';
+import { pingDatabase, useHealth } from './health.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type Metrics, useMetricsEndpoint } from './metrics.js';
+import { useObservability } from './observability.js';
 import { stateOf } from './request-state.js';
+import { useEndStreamsOnShutdown } from './shutdown.js';
 import { createTenantConcurrency } from './tenancy/concurrency.js';
 import { useTenancy } from './tenancy/plugin.js';
 import type { TenantRegistry } from './tenancy/registry.js';
+import type { Tenant } from './tenancy/tenants-file.js';
 
 export interface AppDeps {
   config: Config;
@@ -24,11 +39,23 @@ export interface AppDeps {
   registry: TenantRegistry;
   /** The runtime role's pool: every tenant request runs here, under RLS. */
   pool: Pool;
+  /** The admin role's pool (BYPASSRLS), for the system tenant's host only; unset: that host answers 503. */
+  adminPool?: Pool;
   verifier: TokenVerifier;
   /** Per-tenant share of the pool; see tenancy/concurrency.ts. */
   acquireSlot?: AcquireSlot;
   valkeyState?: () => string;
+  /** The response cache (cache/services.ts); unset: no caching. */
+  cache?: ResponseCache;
+  /** Per-tenant rate limits; unset: none. */
+  rateLimiter?: RateLimiter;
+  /** Tenant events for subscriptions; unset: an in-process bus (one instance). */
+  events?: EventBus;
   shuttingDown?: () => boolean;
+  /** Aborted when shutdown begins: subscription streams end cleanly. */
+  shutdownSignal?: AbortSignal;
+  /** The server passes its own (with process metrics); otherwise the app makes one. */
+  metrics?: Metrics;
   /** Called for every SQL round trip (tests count them). */
   onQuery?: () => void;
 }
@@ -43,21 +70,32 @@ export function createApp(deps: AppDeps): App {
   const acquireSlot =
     deps.acquireSlot ??
     createTenantConcurrency({ perTenant: Math.max(1, Math.ceil(config.poolMax * config.tenantPoolShare)) });
+  const metrics = deps.metrics ?? createMetrics({ tenantLabels: config.metrics.tenantLabels });
+  metrics.observePool('runtime', deps.pool);
+  metrics.observeRegistry(deps.registry);
+  const events = deps.events ?? new EventBus(undefined, logger);
+  const newContext = (tenant: Tenant, principal: Principal, requestId: string) =>
+    tenantContext(deps, acquireSlot, events, tenant, principal, requestId);
   return createYoga<Record<string, unknown>, Context>({
-    schema: tenantSchema,
+    // Per request: the system host gets the admin schema, every other host the tenant schema.
+    // Separate schemas, so introspection on a tenant host cannot show an admin field.
+    schema: ({ request }) => (stateOf(request).tenant?.kind === 'system' ? adminSchema : tenantSchema),
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
-    graphiql: config.production ? false : { title: 'tenantql' },
+    // Our own GraphiQL plugin, after tenancy: see graphiql.ts.
+    graphiql: false,
     batching: { limit: config.limits.maxBatch },
     logging: false,
     maskedErrors: {
       maskError: (error) =>
         maskError(error, (original) => logger.error({ err: original }, 'unexpected error')),
     },
-    context: ({ request }) => buildContext(request, deps, acquireSlot),
+    context: ({ request }) => buildContext(request, deps, newContext),
     plugins: [
+      useObservability({ logger, metrics, graphqlEndpoint: GRAPHQL_ENDPOINT }),
+      useMetricsEndpoint(metrics, config.metrics.token),
       useHealth({
-        checkDatabase: async () => void (await deps.pool.query('SELECT 1')),
+        checkDatabase: pingDatabase(deps.pool),
         valkeyState: deps.valkeyState ?? (() => 'disabled'),
         shuttingDown: deps.shuttingDown ?? (() => false),
       }),
@@ -65,22 +103,56 @@ export function createApp(deps: AppDeps): App {
         registry: deps.registry,
         graphqlEndpoint: GRAPHQL_ENDPOINT,
         trustProxy: config.trustProxy,
-        adminEnabled: config.databaseAdminUrl !== undefined,
+        adminEnabled: deps.adminPool !== undefined,
       }),
-      useAuthentication({ verifier: deps.verifier, tenantClaim: config.jwt.tenantClaim }),
+      ...(deps.rateLimiter ? [useRateLimit(deps.rateLimiter, () => metrics.rateLimited.inc())] : []),
+      ...(config.production ? [] : [useTenantGraphiQL({ config, graphqlEndpoint: GRAPHQL_ENDPOINT })]),
+      useAuthentication({
+        verifier: deps.verifier,
+        tenantClaim: config.jwt.tenantClaim,
+        apiKeys: createApiKeyLookup({ pool: deps.pool, logger, acquireSlot, onQuery: deps.onQuery }),
+      }),
       ...limitPlugins(config),
       useClientErrorCodes(),
+      useAdminRequestLog(logger),
       useRequestTransaction(logger),
+      useSubscriptionTransactions({
+        fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId) }),
+        stillServed: (base) => deps.registry.current.byId(base.tenant.id)?.disabled === false,
+      }),
+      ...(deps.cache ? [useResponseCache(deps.cache, (result) => metrics.cacheLookups.inc({ result }))] : []),
+      ...(deps.shutdownSignal ? [useEndStreamsOnShutdown(deps.shutdownSignal)] : []),
     ],
   });
 }
 
-function buildContext(request: Request, deps: AppDeps, acquireSlot: AcquireSlot): Context {
+function buildContext(
+  request: Request,
+  deps: AppDeps,
+  newContext: (tenant: Tenant, principal: Principal, requestId: string) => Context,
+): Context {
   const state = stateOf(request);
   const { tenant, principal } = state;
   if (!tenant || !principal) throw new Error('GraphQL reached without a resolved tenant and principal');
+  const context = newContext(tenant, principal, state.requestId);
+  state.transaction = context.db;
+  return tenant.kind === 'system' ? toAdminContext(context, () => deps.registry.status) : context;
+}
+
+/** A context with a fresh lazy transaction and loaders: one per request, and one per subscription event. */
+function tenantContext(
+  deps: AppDeps,
+  acquireSlot: AcquireSlot,
+  events: EventBus,
+  tenant: Tenant,
+  principal: Principal,
+  requestId: string,
+): Context {
+  // The system host reads every tenant, so it runs on the admin role; the tenancy plugin
+  // answered 503 already if there is no admin pool.
+  const system = tenant.kind === 'system';
   const transaction = new RequestTransaction(
-    deps.pool,
+    system ? deps.adminPool! : deps.pool,
     {
       tenantId: tenant.id,
       userId: principal.kind === 'ANONYMOUS' ? undefined : principal.subject,
@@ -91,12 +163,5 @@ function buildContext(request: Request, deps: AppDeps, acquireSlot: AcquireSlot)
     acquireSlot,
     deps.onQuery,
   );
-  state.transaction = transaction;
-  return {
-    requestId: state.requestId,
-    tenant,
-    principal,
-    db: transaction,
-    loaders: new Loaders(transaction),
-  };
+  return { requestId, tenant, principal, db: transaction, loaders: new Loaders(transaction), events };
 }

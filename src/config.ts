@@ -38,6 +38,12 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
   readonly shutdownTimeoutMs: number;
+  readonly metrics: {
+    /** Busiest tenants with a `tenant` label of their own; the rest are `other`. @default 20 */
+    readonly tenantLabels: number;
+    /** Set: /metrics requires `Authorization: Bearer <token>`. */
+    readonly token: string | undefined;
+  };
   readonly limits: {
     readonly maxDepth: number;
     readonly maxAliases: number;
@@ -86,6 +92,11 @@ const envSchema = z.object({
   TENANT_POOL_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+  METRICS_TENANT_LABELS: int(20, 0, 1000),
+  METRICS_TOKEN: optionalText.refine(
+    (v) => v === undefined || v.length >= 16,
+    'must be at least 16 characters',
+  ),
   GRAPHQL_MAX_DEPTH: int(12, 1, 1000),
   GRAPHQL_MAX_ALIASES: int(30, 0, 10_000),
   GRAPHQL_MAX_TOKENS: int(5000, 1, 1_000_000),
@@ -128,6 +139,14 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
   if (e.JWT_JWKS_URL && e.JWT_JWKS_URL === e.SERVICE_JWKS_URL) {
     problems.push('SERVICE_JWKS_URL: must differ from JWT_JWKS_URL');
   }
+  // RFC 7518 §3.2: an HS256 key shorter than the hash output is open to offline guessing.
+  for (const [name, secret] of [
+    ['JWT_SECRET', e.JWT_SECRET],
+    ['SERVICE_JWT_SECRET', e.SERVICE_JWT_SECRET],
+  ]) {
+    if (production && secret !== undefined && new TextEncoder().encode(secret).length < 32)
+      problems.push(`${name}: must be at least 32 bytes in production`);
+  }
   const clusterNodes = e.VALKEY_CLUSTER_NODES?.split(',')
     .map((n) => n.trim())
     .filter(Boolean);
@@ -165,6 +184,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     tenantPoolShare: e.TENANT_POOL_SHARE,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN },
     limits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

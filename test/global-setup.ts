@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { roleNames, setupDatabase } from '../src/db/setup.js';
+import { requireTenantKeyspace } from './helpers/keyspace-audit.js';
 
 export interface RoleCredentials {
   name: string;
@@ -51,6 +52,8 @@ export default async function setup(project: TestProject): Promise<Stop> {
     if (valkey.status === 'rejected') throw valkey.reason;
     const superuserUrl = postgres.value;
     const valkeyUrl = valkey.value;
+    // SPEC §8, checked after the whole run (stops run in reverse, so before the server stops).
+    if (!process.env.TEST_VALKEY_URL) stops.push(() => requireTenantKeyspace(valkeyUrl));
 
     const prefix = `tqt_${randomBytes(4).toString('hex')}`;
     const names = roleNames(prefix);

@@ -1,6 +1,6 @@
 import { forbidden, tenantMismatch, unauthenticated } from '../errors.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
-import type { Tenant } from '../tenancy/tenants-file.js';
+import { type Tenant, tenantKind } from '../tenancy/tenants-file.js';
 import type { TokenVerifier } from './verify.js';
 
 /** Who is calling, decided once per request before GraphQL runs. */
@@ -12,11 +12,20 @@ export type Principal =
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
 
-/** A tenant claim is a positive integer, as a JSON number or a string of digits. */
+const MAX_TENANT_ID = 2_147_483_647;
+
+/**
+ * A tenant claim is a tenant id (1..2^31-1), as a JSON number or a canonical string of digits.
+ * "2.0", "02", " 2", [2], true and null are refused rather than coerced.
+ */
 export function parseTenantClaim(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  if (typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)) return Number(value);
-  return undefined;
+  const id =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)
+        ? Number(value)
+        : NaN;
+  return Number.isInteger(id) && id >= 1 && id <= MAX_TENANT_ID ? id : undefined;
 }
 
 export interface BearerContext {
@@ -44,8 +53,9 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
   const claimedTenant = ctx.tenants.byId(claimed);
 
   if (verified.kind === 'user') {
-    // User tokens act only for regular tenants and the system tenant, never as a peer server.
-    if (claimedTenant?.kind === 'virtual')
+    // User tokens act only for regular tenants and the system tenant, never as a peer server:
+    // the id range decides, so an unconfigured virtual id is refused the same way.
+    if (tenantKind(claimed) === 'virtual')
       throw unauthenticated('A user token cannot act for a virtual tenant.');
     if (ctx.tenant.kind === 'virtual') throw forbidden('This host accepts only its own service tokens.');
     if (claimed !== ctx.tenant.id) throw tenantMismatch();

@@ -16,8 +16,12 @@ import type { Config } from '../config.js';
 export const SERVICE_TOKEN_TYPE = 'tenantql-service+jwt';
 const HMAC_ALGORITHMS = ['HS256'];
 const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA'];
-/** A rotated key (new `kid`) is fetched at most this often. */
+/** A rotated key (new `kid`) is fetched at most this often, so a flood of unknown kids costs one fetch a second. */
 const JWKS_COOLDOWN_MS = 1_000;
+/** A key removed from the JWKS stops verifying within this time even if no new kid forces a refetch. */
+const JWKS_CACHE_MAX_AGE_MS = 5 * 60_000;
+/** Seconds of clock skew allowed on exp, nbf and iat. */
+const CLOCK_TOLERANCE_S = 30;
 
 export type TokenKind = 'user' | 'service';
 export interface VerifiedToken {
@@ -40,6 +44,7 @@ function keySource(secret: string | undefined, jwksUrl: string | undefined): Key
     return {
       key: createRemoteJWKSet(new URL(jwksUrl), {
         cooldownDuration: JWKS_COOLDOWN_MS,
+        cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
         timeoutDuration: 3_000,
       }),
       algorithms: ASYMMETRIC_ALGORITHMS,
@@ -52,19 +57,28 @@ function keySource(secret: string | undefined, jwksUrl: string | undefined): Key
 export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>): TokenVerifier {
   const user = keySource(config.jwt.secret, config.jwt.jwksUrl);
   const service = keySource(config.serviceJwt.secret, config.serviceJwt.jwksUrl);
+  // jose requires neither exp nor sub by default; a token without them is refused (SPEC §6).
+  // Issuer and audience, when configured, apply to both kinds: they name this API, not the key.
   const claimOptions = {
     requiredClaims: ['exp', 'sub'],
+    clockTolerance: CLOCK_TOLERANCE_S,
     ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
     ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
   };
 
   return {
     async verify(token) {
-      // Choose the key by the declared type; the signature check below is what decides.
-      const isService = decodeProtectedHeader(token).typ === SERVICE_TOKEN_TYPE;
+      // Choose the key by the declared type (normalised as jose compares it: case-insensitive,
+      // optional "application/"); the signature check below is what decides.
+      const typ = String(decodeProtectedHeader(token).typ ?? '').toLowerCase();
+      const isService = typ.replace(/^application\//, '') === SERVICE_TOKEN_TYPE;
       const source = isService ? service : user;
       if (!source) throw new Error(`no ${isService ? 'service' : 'user'} key configured`);
       const { payload } = await verifyWith(token, source, isService, claimOptions);
+      // jose checks iat only with maxTokenAge; a token issued in the future is forged or skewed.
+      if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
+        throw new Error('iat is in the future');
+      }
       return { kind: isService ? 'service' : 'user', claims: payload };
     },
   };
@@ -74,7 +88,7 @@ function verifyWith(
   token: string,
   source: KeySource,
   isService: boolean,
-  claimOptions: { requiredClaims: string[]; issuer?: string; audience?: string },
+  claimOptions: { requiredClaims: string[]; clockTolerance: number; issuer?: string; audience?: string },
 ) {
   const options = {
     algorithms: source.algorithms,

@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'tenants check': async () => (await import('./tenants-check.js')).default,
   token: async () => (await import('./token.js')).default,
   schema: async () => (await import('./schema.js')).default,
+  'valkey-acl': async () => (await import('./valkey-acl.js')).default,
 };
 
 const USAGE = `usage: tenantql <command>
@@ -21,6 +22,8 @@ const USAGE = `usage: tenantql <command>
   token --tenant SUBDOMAIN_OR_ID --sub SUBJECT [--ttl 1h]
   token --service VIRTUAL_ID [--ttl 5m]
   schema [--check]                        print the SDL to schema/ (or fail on drift)
+  valkey-acl [--apply] [--tenant ID]... [--server-user NAME]
+                                          ACL SETUSER per tenant, confined to {t<ID>}:
 `;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {

@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { printAdminSchema } from '../graphql/admin/index.js';
 import { printTenantSchema } from '../graphql/index.js';
 
-const FILES = { 'schema/tenant.graphql': printTenantSchema };
+const FILES = { 'schema/tenant.graphql': printTenantSchema, 'schema/admin.graphql': printAdminSchema };
 
 /** `tenantql schema` prints the sorted SDL to schema/; `--check` fails when a file has drifted. */
 export default async function schema(argv: string[]): Promise<number> {

@@ -26,7 +26,7 @@ export default async function token(argv: string[], env: NodeJS.ProcessEnv): Pro
   if (values.service !== undefined) {
     const id = Number(values.service);
     const tenant = tenants.find((t) => t.id === id || t.subdomain === values.service);
-    if (!tenant || tenant.kind !== 'virtual')
+    if (tenant?.kind !== 'virtual')
       return fail(`--service must name a virtual tenant (80-99) of ${config.config.tenantsFile}`);
     if (!serviceJwt.secret)
       return fail('SERVICE_JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');

@@ -31,6 +31,12 @@ export class RequestTransaction {
   #finished = false;
   #failed = false;
   readonly #afterCommit: (() => void | Promise<void>)[] = [];
+  /**
+   * The last statement queued. A connection runs one statement at a time, and resolvers run in
+   * parallel: they wait here in order, instead of piling onto pg's deprecated internal queue
+   * (which pg@9 removes), and a statement queued behind a failed one is not sent at all.
+   */
+  #tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pool: Pool,
@@ -50,7 +56,13 @@ export class RequestTransaction {
     this.#afterCommit.push(callback);
   }
 
-  async query<R extends QueryResultRow>(query: Query): Promise<R[]> {
+  query<R extends QueryResultRow>(query: Query): Promise<R[]> {
+    const run = this.#tail.then(() => this.#run<R>(query));
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #run<R extends QueryResultRow>(query: Query): Promise<R[]> {
     if (this.#finished) throw new Error('query after the request transaction finished');
     if (this.#failed) {
       throw new AppError('BAD_USER_INPUT', 'Not run: an earlier operation of this request failed.');
@@ -77,8 +89,15 @@ export class RequestTransaction {
       release();
       throw error;
     }
+    // pg-pool listens for 'error' only on idle clients. If this connection dies while no
+    // statement is running (between two of them), pg emits 'error' on the checked-out client,
+    // and unhandled that ends the process. The next statement or the ROLLBACK then fails, and
+    // finish() destroys the client.
+    const onError = (error: Error) => this.logger.warn({ err: error.message }, 'database connection lost');
+    client.on('error', onError);
     const releaseClient = client.release.bind(client);
     client.release = (err?: Error | boolean) => {
+      client.off('error', onError);
       release();
       releaseClient(err);
     };
@@ -100,6 +119,7 @@ export class RequestTransaction {
     if (this.#finished) return;
     this.#finished = true;
     if (!this.#client) return;
+    await this.#tail;
     let client: PoolClient;
     try {
       client = await this.#client;

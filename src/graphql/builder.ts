@@ -1,7 +1,8 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
-import { unauthenticated } from '../errors.js';
+import { AppError, unauthenticated } from '../errors.js';
+import AuditPlugin from './audit-plugin.js';
 
 /**
  * The schema builder, with no types of its own (Pothos' app layout): each file under
@@ -9,16 +10,28 @@ import { unauthenticated } from '../errors.js';
  */
 export const builder = new SchemaBuilder<{
   Context: Context;
-  AuthScopes: { authenticated: boolean };
+  AuthScopes: { authenticated: boolean; user: boolean };
   Scalars: { DateTime: { Input: Date; Output: Date } };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin],
+  // Order matters: scope-auth wraps outside audit, so refused calls are never logged as done.
+  plugins: [ScopeAuthPlugin, AuditPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // Subscription fields are checked when the stream starts, not on each event: an anonymous
+    // caller must not hold a tenant's event stream open at all.
+    authorizeOnSubscribe: true,
     // Computed once per request; fields declare what they need.
-    authScopes: (ctx) => ({ authenticated: ctx.principal.kind !== 'ANONYMOUS' }),
-    unauthorizedError: () => unauthenticated('Sign in to read this field.', 200),
+    authScopes: (ctx) => ({
+      authenticated: ctx.principal.kind !== 'ANONYMOUS',
+      user: ctx.principal.kind === 'USER',
+    }),
+    // Anonymous: sign in. Signed in but lacking the scope (e.g. a service calling a user-only
+    // field): FORBIDDEN.
+    unauthorizedError: (_parent, ctx) =>
+      ctx.principal.kind === 'ANONYMOUS'
+        ? unauthenticated('Sign in to read this field.', 200)
+        : new AppError('FORBIDDEN', 'Not allowed for this kind of credential.'),
   },
 });
 
@@ -37,3 +50,4 @@ builder.scalarType('DateTime', {
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

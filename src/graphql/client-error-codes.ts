@@ -10,7 +10,8 @@ export function useClientErrorCodes(): Plugin {
   return {
     onValidate() {
       return ({ result, setResult }) => {
-        if (result.length > 0) setResult(result.map((e) => (e instanceof GraphQLError ? asBadUserInput(e) : e)));
+        if (result.length > 0)
+          setResult(result.map((e) => (e instanceof GraphQLError ? asBadUserInput(e) : e)));
       };
     },
   };

@@ -6,6 +6,9 @@ import './types/node.js';
 import './types/project.js';
 import './types/member.js';
 import './types/task.js';
+import './types/task-events.js';
+import './types/api-key.js';
+import './types/audit-log.js';
 
 /** The schema served on tenant hosts. Adding a type is one file and one import line above. */
 export const tenantSchema = builder.toSchema();

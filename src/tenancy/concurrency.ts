@@ -27,7 +27,10 @@ export function createTenantConcurrency(options: TenantConcurrencyOptions) {
 
   function release(tenantId: number, slots: TenantSlots): void {
     const next = slots.waiting.shift();
-    if (next) return next(); // hand the slot over directly
+    if (next) {
+      next(); // hand the slot over directly
+      return;
+    }
     slots.active--;
     if (slots.active === 0) tenants.delete(tenantId);
   }

@@ -21,7 +21,7 @@ export interface TenancyOptions {
 export function useTenancy(options: TenancyOptions): Plugin {
   return {
     onRequest({ request, serverContext, url, endResponse }) {
-      if (url.pathname !== options.graphqlEndpoint) return;
+      if (!isGraphQLRoute(request, url, options.graphqlEndpoint)) return;
       const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
       const raw = requestHost(request, req, options.trustProxy);
       const host = raw.ok ? normalizeHost(raw.value) : raw;
@@ -39,4 +39,18 @@ export function useTenancy(options: TenancyOptions): Plugin {
       state.tenant = tenant;
     },
   };
+}
+
+/**
+ * yoga serves GraphQL on more than the exact endpoint path (its use-unhandled-route.ts): also
+ * `/graphql/` and any URL that *ends* with the endpoint (`/x/graphql`, an absolute-form target).
+ * Every request yoga would execute must pass through tenancy, so this mirrors its test.
+ */
+function isGraphQLRoute(request: Request, url: URL, endpoint: string): boolean {
+  return (
+    url.pathname === endpoint ||
+    url.pathname === `${endpoint}/` ||
+    request.url.endsWith(endpoint) ||
+    request.url.endsWith(`${endpoint}/`)
+  );
 }

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type App, createApp } from '../../src/app.js';
 import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
+import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { syncTenantsTable } from '../../src/db/tenants-sync.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
+import { nodeListener } from '../../src/tenancy/request-host.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-user-secret-0123456789abcdef';
@@ -39,6 +41,13 @@ export interface TestAppOptions {
   tenants?: object;
   env?: Record<string, string>;
   logger?: Logger;
+  /** Rewrites the runtime pool's URL, e.g. to go through a TCP proxy the test can cut. */
+  poolUrl?: (appUrl: string) => string;
+  /**
+   * Valkey for the response cache, rate limits and events (with `env.VALKEY_CLUSTER_NODES`,
+   * a cluster). Unset: no cache, no rate limits, in-process events.
+   */
+  valkeyUrl?: string;
 }
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -53,6 +62,8 @@ export interface GraphQLResponse<T = Record<string, any>> {
  */
 export class TestApp {
   queries = 0;
+  /** Set when started with `valkeyUrl`. */
+  valkey: ValkeyServices | undefined;
   #server: Server | undefined;
 
   private constructor(
@@ -63,6 +74,8 @@ export class TestApp {
     readonly config: Config,
     readonly tenantsFile: string,
     private readonly dir: string,
+    /** The admin role's pool (BYPASSRLS), unless the test cleared DATABASE_ADMIN_URL. */
+    readonly adminPool?: Pool,
   ) {}
 
   static async start(options: TestAppOptions = {}): Promise<TestApp> {
@@ -77,13 +90,14 @@ export class TestApp {
       JWT_SECRET: TEST_JWT_SECRET,
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
       LOG_LEVEL: 'silent',
+      ...(options.valkeyUrl ? { VALKEY_URL: options.valkeyUrl } : {}),
       ...options.env,
     });
     if (!result.ok) throw new Error(result.problems.join('\n'));
     const config = result.config;
     const logger = options.logger ?? silentLogger;
     const pool = createPool({
-      url: db.appUrl,
+      url: options.poolUrl?.(db.appUrl) ?? db.appUrl,
       max: config.poolMax,
       logger,
       applicationName: 'tenantql-test',
@@ -95,18 +109,30 @@ export class TestApp {
     });
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
     await syncTenantsTable(pool, opened.registry.current);
+    const adminPool = config.databaseAdminUrl
+      ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-test-admin' })
+      : undefined;
+    const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;
     const app = createApp({
       config,
       logger,
       registry: opened.registry,
       pool,
+      adminPool,
       verifier: createTokenVerifier(config),
       onQuery: () => {
         if (testApp) testApp.queries++;
       },
+      ...(valkey && {
+        valkeyState: valkey.state,
+        cache: valkey.cache,
+        rateLimiter: valkey.rateLimiter,
+        events: valkey.events,
+      }),
     });
-    testApp = new TestApp(app, db, pool, opened.registry, config, tenantsFile, dir);
+    testApp = new TestApp(app, db, pool, opened.registry, config, tenantsFile, dir, adminPool);
+    testApp.valkey = valkey;
     return testApp;
   }
 
@@ -164,7 +190,7 @@ export class TestApp {
 
   /** A real socket, for the Host header paths that only a raw request can exercise. */
   async listen(): Promise<number> {
-    this.#server = createServer({ requireHostHeader: false }, this.app);
+    this.#server = createServer({ requireHostHeader: false }, nodeListener(this.app));
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
     return (this.#server.address() as AddressInfo).port;
   }
@@ -174,7 +200,9 @@ export class TestApp {
       this.#server.closeAllConnections();
       await new Promise((resolve) => this.#server!.close(resolve));
     }
+    await this.valkey?.close();
     await this.pool.end();
+    await this.adminPool?.end();
     await this.db.drop();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import dbSetup from '../../src/cli/db-setup.js';
@@ -76,7 +77,8 @@ describe('tenantql db setup', () => {
     const applied = await withClient(second.env.DATABASE_OWNER_URL!, (c) =>
       c.query('SELECT count(*)::int AS n FROM app_meta.migrations'),
     );
-    expect(applied.rows[0].n).toBe(2);
+    const shipped = (await readdir('migrations')).filter((f) => f.endsWith('.sql'));
+    expect(applied.rows[0].n).toBe(shipped.length);
 
     if (await passwordsEnforced(second.env.DATABASE_URL!)) {
       await expect(withClient(first.env.DATABASE_URL!, async () => undefined)).rejects.toMatchObject({

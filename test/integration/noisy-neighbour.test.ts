@@ -33,7 +33,10 @@ async function projectNames(tenantId: number): Promise<string[]> {
 describe('a tenant cannot starve the others', () => {
   it("ends a runaway statement with TIMEOUT at the tenant's statementTimeoutMs and writes nothing", async () => {
     const started = performance.now();
-    const res = await t.gql('tenant2.localhost', CREATE, { token: await t.token(3), variables: { n: 'slow-one' } });
+    const res = await t.gql('tenant2.localhost', CREATE, {
+      token: await t.token(3),
+      variables: { n: 'slow-one' },
+    });
     expect(res.body.errors?.[0]?.extensions?.code).toBe('TIMEOUT');
     expect(performance.now() - started).toBeLessThan(2_500);
     expect(await projectNames(3)).not.toContain('slow-one');

@@ -96,3 +96,17 @@ export async function deleteTask(db: Db, id: string): Promise<TaskRow | undefine
   });
   return row;
 }
+
+/**
+ * The project's tasks, deleted explicitly just before the project (whose cascade would delete
+ * them silently), so that a DELETED event can be published for each.
+ */
+export function deleteTasksOfProject(
+  db: Db,
+  projectId: string,
+): Promise<Pick<TaskRow, 'id' | 'project_id'>[]> {
+  return db.query({
+    text: 'DELETE FROM app.tasks WHERE project_id = $1 RETURNING id, project_id',
+    values: [projectId],
+  });
+}

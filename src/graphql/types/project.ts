@@ -1,10 +1,12 @@
 import * as projects from '../../db/queries/projects.js';
+import * as tasks from '../../db/queries/tasks.js';
 import { notFound } from '../../errors.js';
 import { AUTHENTICATED, builder } from '../builder.js';
 import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
 import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
 import { Node, registerNodeType } from './node.js';
 import { ProjectConnection, ProjectRef, TaskConnection, TaskStatusEnum } from './refs.js';
+import { publishTaskChange } from './task-events.js';
 
 registerNodeType('Project', (ctx, id) => ctx.loaders.project.load(id));
 
@@ -80,7 +82,10 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      if (!(await projects.deleteProject(ctx.db, rowId(args.id, 'Project')))) throw notFound('Project');
+      const id = rowId(args.id, 'Project');
+      const deletedTasks = await tasks.deleteTasksOfProject(ctx.db, id);
+      if (!(await projects.deleteProject(ctx.db, id))) throw notFound('Project');
+      for (const task of deletedTasks) publishTaskChange(ctx, 'DELETED', task);
       return true;
     },
   }),

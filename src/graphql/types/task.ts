@@ -5,6 +5,7 @@ import { encodeGlobalId } from '../ids.js';
 import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
 import { Node, registerNodeType } from './node.js';
 import { MemberRef, ProjectRef, TaskRef, TaskStatusEnum } from './refs.js';
+import { publishTaskChange } from './task-events.js';
 
 registerNodeType('Task', (ctx, id) => ctx.loaders.task.load(id));
 
@@ -65,13 +66,16 @@ builder.mutationFields((t) => ({
     type: TaskRef,
     authScopes: AUTHENTICATED,
     args: { input: t.arg({ type: CreateTaskInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      tasks.insertTask(ctx.db, ctx.tenant.id, {
+    resolve: async (_root, { input }, ctx) => {
+      const row = await tasks.insertTask(ctx.db, ctx.tenant.id, {
         projectId: rowId(input.projectId, 'Project'),
         title: requiredText(input.title, 'title'),
         assigneeId: input.assigneeId == null ? null : rowId(input.assigneeId, 'Member'),
         status: input.status ?? 'TODO',
-      }),
+      });
+      publishTaskChange(ctx, 'CREATED', row);
+      return row;
+    },
   }),
   updateTask: t.field({
     type: TaskRef,
@@ -90,6 +94,7 @@ builder.mutationFields((t) => ({
               : rowId(input.assigneeId, 'Member'),
       });
       if (!row) throw notFound('Task');
+      publishTaskChange(ctx, 'UPDATED', row);
       return row;
     },
   }),
@@ -97,7 +102,9 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      if (!(await tasks.deleteTask(ctx.db, rowId(args.id, 'Task')))) throw notFound('Task');
+      const row = await tasks.deleteTask(ctx.db, rowId(args.id, 'Task'));
+      if (!row) throw notFound('Task');
+      publishTaskChange(ctx, 'DELETED', row);
       return true;
     },
   }),

@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import { builder } from '../builder.js';
 
-const ViewerKind = builder.enumType('ViewerKind', {
+export const ViewerKind = builder.enumType('ViewerKind', {
   values: ['USER', 'SERVICE', 'API_KEY', 'ANONYMOUS'] as const,
 });
 

@@ -1,0 +1,249 @@
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * The only importer of ioredis. Valkey is an accelerator, never a dependency of a request:
+ * every command has a short timeout, nothing queues while disconnected, and a failure becomes
+ * `undefined` for the caller (cache miss, rate limit open, event not shared) plus one warning
+ * per outage. ioredis keeps reconnecting in the background; recovery logs one info line.
+ */
+
+export type Connection = Redis | Cluster;
+/** For /readyz: 'in-process' means Valkey did not answer at start (single instance only). */
+export type ValkeyState = 'ready' | 'down' | 'in-process';
+
+/** Bounds what a request can lose to a slow Valkey (catalogue E6). */
+const COMMAND_TIMEOUT_MS = 150;
+const CONNECT_TIMEOUT_MS = 2_000;
+/** After a timeout Valkey is skipped this long, so a paused server costs one timeout, not one per call. */
+const SUSPEND_AFTER_TIMEOUT_MS = 1_000;
+const retryDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000);
+
+const common: RedisOptions = {
+  lazyConnect: true,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  // ioredis' default retries a command 20 times across reconnects; a request cannot wait that long.
+  maxRetriesPerRequest: 1,
+};
+
+/** Host and port only: VALKEY_URL may carry a password, and it must not reach a log line. */
+function describeTarget(config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>): string {
+  if (config.valkeyClusterNodes?.length) return `cluster ${config.valkeyClusterNodes.join(',')}`;
+  const url = new URL(config.valkeyUrl);
+  return `${url.hostname}:${url.port || 6379}`;
+}
+
+/** Credentials (and TLS) for cluster nodes come from VALKEY_URL when it carries them. */
+function credentials(config: Pick<Config, 'valkeyUrl'>): RedisOptions {
+  const url = new URL(config.valkeyUrl);
+  return {
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+function open(config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>): Connection {
+  const nodes = config.valkeyClusterNodes;
+  if (!nodes?.length) {
+    return new Redis(config.valkeyUrl, {
+      ...common,
+      enableOfflineQueue: false,
+      retryStrategy: retryDelay,
+    });
+  }
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: retryDelay,
+    slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+    redisOptions: { ...common, ...credentials(config) },
+  };
+  return new Cluster(clusterNodes(nodes), options);
+}
+
+/** `host:port` strings, validated by readConfig. */
+function clusterNodes(nodes: readonly string[]): { host: string; port: number }[] {
+  return nodes.map((node) => {
+    const colon = node.lastIndexOf(':');
+    return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
+  });
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
+}
+
+/** A server reply such as WRONGTYPE or NOPERM: Valkey is up, this one command failed. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+export class ValkeyClient {
+  #subscriber: Connection | undefined;
+  #outage = false;
+  #closing = false;
+  #suspendedUntil = 0;
+
+  private constructor(
+    readonly connection: Connection,
+    private readonly logger: Logger,
+    private readonly target: string,
+  ) {
+    // Without an `error` listener an outage would crash the process (catalogue E6).
+    connection.on('error', (error: Error) => this.#failed(error));
+    connection.on('close', () => this.#failed(new Error('connection closed')));
+    connection.on('ready', () => this.#succeeded());
+  }
+
+  /**
+   * Connects and pings once. Resolves undefined when nothing answers in time: the caller then
+   * runs in-process (SPEC §2) and this connection is dropped, not retried.
+   */
+  static async connect(
+    config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>,
+    logger: Logger,
+  ): Promise<ValkeyClient | undefined> {
+    const connection = open(config);
+    const swallow = () => {};
+    connection.on('error', swallow);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('connect timeout')), CONNECT_TIMEOUT_MS * 2);
+      });
+      await Promise.race([connection.connect().then(() => connection.ping()), limit]);
+    } catch {
+      connection.disconnect();
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      connection.off('error', swallow);
+    }
+    return new ValkeyClient(connection, logger, describeTarget(config));
+  }
+
+  /** Connected, and not suspended after a timeout. */
+  get available(): boolean {
+    return this.connection.status === 'ready' && Date.now() >= this.#suspendedUntil;
+  }
+
+  state(): Exclude<ValkeyState, 'in-process'> {
+    return this.available && !this.#outage ? 'ready' : 'down';
+  }
+
+  /**
+   * Runs `command`, or resolves undefined at once when Valkey is unavailable or the command
+   * fails. Callers treat undefined as "no Valkey this time"; nothing here throws.
+   */
+  async attempt<T>(command: (connection: Connection) => Promise<T>): Promise<T | undefined> {
+    if (!this.available) return undefined;
+    try {
+      const value = await command(this.connection);
+      this.#succeeded();
+      return value;
+    } catch (error) {
+      if (isReplyError(error)) {
+        this.logger.warn({ err: (error as Error).message }, 'Valkey command rejected');
+      } else {
+        this.#failed(error as Error);
+      }
+      return undefined;
+    }
+  }
+
+  /**
+   * The pub/sub connection, made on first use. Unlike commands, SUBSCRIBE may wait for a
+   * reconnect (offline queue on), and ioredis re-subscribes every channel after one.
+   */
+  subscriber(): Connection {
+    if (!this.#subscriber) {
+      const override = { enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null };
+      this.#subscriber =
+        this.connection instanceof Cluster
+          ? this.connection.duplicate(undefined, {
+              enableOfflineQueue: true,
+              redisOptions: { ...this.connection.options.redisOptions, ...override },
+            })
+          : this.connection.duplicate(override);
+      // Outages are reported by the command connection; this one only must not crash us.
+      this.#subscriber.on('error', () => {});
+      void this.#subscriber.connect().catch(() => {});
+    }
+    return this.#subscriber;
+  }
+
+  async quit(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([this.connection, this.#subscriber].map((c) => c?.quit().catch(() => c.disconnect())));
+  }
+
+  #failed(error: Error): void {
+    if (this.#closing) return;
+    if (isTimeout(error)) this.#suspendedUntil = Date.now() + SUSPEND_AFTER_TIMEOUT_MS;
+    if (this.#outage) return;
+    this.#outage = true;
+    this.logger.warn(
+      { valkey: this.target, err: error.message },
+      'Valkey unavailable: answering from PostgreSQL without the cache, rate limits open, events not shared',
+    );
+  }
+
+  #succeeded(): void {
+    if (!this.#outage || this.#closing) return;
+    this.#outage = false;
+    this.#suspendedUntil = 0;
+    this.logger.info({ valkey: this.target }, 'Valkey available again');
+  }
+}
+
+/** Every reply of a pipeline or MULTI, or the first error among them (so attempt() sees it). */
+export async function replies(
+  exec: Promise<[error: Error | null, result: unknown][] | null>,
+): Promise<unknown[]> {
+  const results = await exec;
+  if (!results) throw new Error('transaction aborted');
+  return results.map(([error, result]) => {
+    if (error) throw error;
+    return result;
+  });
+}
+
+/**
+ * For administration (`tenantql valkey-acl --apply`), not requests: runs `commands` in order
+ * on the server, or on every node of the cluster (ACL users are per node, not replicated).
+ * Resolves with the nodes it ran on. Errors carry the server's message only: ioredis attaches
+ * the command's arguments (here, passwords) to its errors, so those are never passed on.
+ */
+export async function runOnEveryNode(
+  config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>,
+  commands: readonly (readonly string[])[],
+): Promise<string[]> {
+  const admin = { commandTimeout: 5_000, retryStrategy: () => null, maxRetriesPerRequest: 0 };
+  const connection = config.valkeyClusterNodes?.length
+    ? new Cluster(clusterNodes(config.valkeyClusterNodes), {
+        lazyConnect: true,
+        clusterRetryStrategy: () => null,
+        redisOptions: { ...admin, ...credentials(config) },
+      })
+    : new Redis(config.valkeyUrl, { ...admin, lazyConnect: true });
+  connection.on('error', () => {});
+  try {
+    await connection.connect();
+    const nodes = connection instanceof Cluster ? connection.nodes('all') : [connection];
+    const done: string[] = [];
+    for (const node of nodes) {
+      for (const [name, ...args] of commands) await node.call(name!, ...args);
+      done.push(`${node.options.host}:${node.options.port}`);
+    }
+    return done;
+  } catch (error) {
+    throw new Error(`Valkey ${describeTarget(config)}: ${(error as Error).message}`);
+  } finally {
+    connection.disconnect();
+  }
+}
+
+export { describeTarget };

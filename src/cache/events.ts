@@ -1,0 +1,94 @@
+import { Repeater, SlidingBuffer } from 'graphql-yoga';
+import type { Logger } from '../logger.js';
+import type { ValkeyClient } from './client.js';
+import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
+
+/** Events a slow subscriber may lag behind before the oldest are dropped (bounded memory). */
+const SUBSCRIBER_BUFFER = 100;
+
+type Listener = (message: string) => void;
+
+/**
+ * Tenant events for subscriptions. With Valkey, messages go through PUBLISH on the tenant's
+ * `{t<ID>}:events:<topic>` channel and every instance (this one included) receives them on
+ * its subscriber connection; without it they are delivered in-process. Each instance holds
+ * one Valkey subscription per channel that has local listeners, not one per SSE stream.
+ *
+ * Pub/sub is at most once: an event published while Valkey is away is lost (logged as part
+ * of the outage), and subscribers simply see the next one.
+ */
+export class EventBus {
+  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #stops = new Set<() => void>();
+
+  constructor(
+    private readonly valkey: ValkeyClient | undefined,
+    private readonly logger: Logger,
+  ) {
+    valkey?.subscriber().on('message', (channel: string, message: string) => this.#deliver(channel, message));
+  }
+
+  /** Never throws: a lost event must not fail the mutation that committed it. */
+  async publish<T extends Topic>(tenantId: number, topic: T, message: TopicMessage<T>): Promise<void> {
+    const channel = channels.events(tenantId, topic);
+    const raw = values.encodeEvent(tenantId, topic, message);
+    if (!this.valkey) return this.#deliver(channel, raw);
+    await this.valkey.attempt((c) => c.publish(channel, raw));
+  }
+
+  /**
+   * The tenant's events of `topic` until the consumer returns. Messages are validated on
+   * arrival; one that is garbled or names another tenant is dropped.
+   */
+  subscribe<T extends Topic>(
+    tenantId: number,
+    topic: T,
+    accept: (message: TopicMessage<T>) => boolean = () => true,
+  ): AsyncIterableIterator<TopicMessage<T>> {
+    const channel = channels.events(tenantId, topic);
+    return new Repeater<TopicMessage<T>>(async (push, stop) => {
+      const listener: Listener = (raw) => {
+        const message = values.decodeEvent(raw, tenantId, topic);
+        if (message && accept(message)) void push(message);
+      };
+      this.#stops.add(stop);
+      this.#add(channel, listener);
+      await stop;
+      this.#stops.delete(stop);
+      this.#remove(channel, listener);
+    }, new SlidingBuffer(SUBSCRIBER_BUFFER));
+  }
+
+  /** Ends every open subscription (shutdown). */
+  close(): void {
+    for (const stop of this.#stops) stop();
+  }
+
+  #add(channel: string, listener: Listener): void {
+    let set = this.#listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(channel, set);
+      // Commands on one connection run in order, so SUBSCRIBE/UNSUBSCRIBE of one channel cannot reorder.
+      this.valkey
+        ?.subscriber()
+        .subscribe(channel)
+        .catch((error: Error) => this.logger.warn({ err: error.message }, 'Valkey SUBSCRIBE failed'));
+    }
+    set.add(listener);
+  }
+
+  #remove(channel: string, listener: Listener): void {
+    const set = this.#listeners.get(channel);
+    if (!set?.delete(listener) || set.size > 0) return;
+    this.#listeners.delete(channel);
+    this.valkey
+      ?.subscriber()
+      .unsubscribe(channel)
+      .catch(() => {});
+  }
+
+  #deliver(channel: string, raw: string): void {
+    for (const listener of this.#listeners.get(channel) ?? []) listener(raw);
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The only place that forms Valkey keys and channels (SPEC §8). Every tenant key starts with
+ * `{t<ID>}:` — the braces are a cluster hash tag, so one tenant's keys share one slot and
+ * multi-key operations (pipelines, MULTI) stay legal — and server-wide keys with `{sys}:`.
+ * The ACL users of `tenantql valkey-acl` are confined to exactly these prefixes.
+ *
+ * No segment is ever taken raw from user input: user-derived parts go through hashSegment(),
+ * so `*`, `?`, `[`, `:` or `{` in input can neither widen a pattern nor move a key to another
+ * slot or tenant. The prefix always ends in `:`, so `{t2}:*` never matches `{t20}:…`.
+ */
+
+const MAX_TENANT_ID = 2_147_483_647;
+
+function tenantTag(tenantId: number): string {
+  if (!Number.isInteger(tenantId) || tenantId < 1 || tenantId > MAX_TENANT_ID) {
+    throw new RangeError(`not a tenant id: ${tenantId}`);
+  }
+  return `{t${tenantId}}:`;
+}
+
+function positiveInt(value: number): string {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`not a positive integer: ${value}`);
+  return String(value);
+}
+
+/** A user-derived segment, hashed: sha256, base64url (43 characters, no pattern syntax). */
+export function hashSegment(input: string): string {
+  return createHash('sha256').update(input).digest('base64url');
+}
+
+export const keys = {
+  /** String counter: the tenant's response-cache generation, INCR'd on every committed mutation. */
+  cacheGeneration: (tenantId: number) => `${tenantTag(tenantId)}cache:gen`,
+  /** Hash: hashSegment(viewer, operation, variables) -> a `cacheEntry` value. */
+  cacheEntries: (tenantId: number) => `${tenantTag(tenantId)}cache:entries`,
+  /** String counter with a TTL: requests in the current window of `windowSeconds`. */
+  rateLimit: (tenantId: number, windowSeconds: number) =>
+    `${tenantTag(tenantId)}ratelimit:${positiveInt(windowSeconds)}`,
+  /** Server-wide keys; none is written yet, the prefix is reserved for them. */
+  system: (name: 'reserved') => `{sys}:${name}`,
+} as const;
+
+/** The pattern an ACL user of one tenant is confined to, for keys and for channels. */
+export const tenantPattern = (tenantId: number) => `${tenantTag(tenantId)}*`;
+
+const rowId = z.string().regex(/^[1-9][0-9]{0,17}$/);
+const tenantId = z.number().int().min(1).max(MAX_TENANT_ID);
+
+/** Pub/sub topics and the shape of their messages: ids only, never row data. */
+const topics = {
+  tasks: z.object({
+    t: tenantId,
+    kind: z.enum(['CREATED', 'UPDATED', 'DELETED']),
+    taskId: rowId,
+    projectId: rowId,
+  }),
+} as const;
+
+export type Topic = keyof typeof topics;
+export type TopicMessage<T extends Topic> = Omit<z.infer<(typeof topics)[T]>, 't'>;
+
+export const channels = {
+  events: (tenantId: number, topic: Topic) => `${tenantTag(tenantId)}events:${topic}`,
+} as const;
+
+/** A cached response: the tenant and generation it was computed under, and its `data`. */
+const cacheEntry = z.object({
+  t: tenantId,
+  g: z.number().int().min(0),
+  d: z.record(z.string(), z.unknown()),
+});
+export type CacheEntry = z.infer<typeof cacheEntry>;
+
+function parse<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | undefined {
+  if (typeof raw !== 'string' || raw === '') return undefined;
+  try {
+    const result = schema.safeParse(JSON.parse(raw));
+    return result.success ? result.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Values are validated on read: a garbled value, one of another shape, or one that names
+ * another tenant is a miss (undefined), never a crash and never another tenant's data.
+ */
+export const values = {
+  encodeCacheEntry: (entry: CacheEntry): string => JSON.stringify(entry),
+  decodeCacheEntry(raw: string | null | undefined, expectedTenant: number): CacheEntry | undefined {
+    const entry = parse(cacheEntry, raw);
+    return entry?.t === expectedTenant ? entry : undefined;
+  },
+  /** A counter as Valkey returns it; absent is 0, anything but a non-negative integer is undefined. */
+  decodeCounter(raw: string | null | undefined): number | undefined {
+    if (raw === null || raw === undefined) return 0;
+    return /^[0-9]{1,15}$/.test(raw) ? Number(raw) : undefined;
+  },
+  encodeEvent: <T extends Topic>(tenant: number, _topic: T, message: TopicMessage<T>): string =>
+    JSON.stringify({ ...message, t: tenant }),
+  decodeEvent<T extends Topic>(
+    raw: string | null | undefined,
+    expectedTenant: number,
+    topic: T,
+  ): TopicMessage<T> | undefined {
+    const message = parse(topics[topic] as z.ZodType<{ t: number }>, raw);
+    if (message?.t !== expectedTenant) return undefined;
+    const { t: _, ...rest } = message;
+    return rest as unknown as TopicMessage<T>;
+  },
+} as const;
+
+/** True for every key or channel this module can form; the keyspace tests assert it. */
+export const KEY_PATTERN = /^\{(t[1-9][0-9]*|sys)\}:/;

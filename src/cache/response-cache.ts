@@ -1,0 +1,129 @@
+import { replies, type ValkeyClient } from './client.js';
+import { keys, values } from './keyspace.js';
+
+/**
+ * Where entries live: Valkey (shared by every instance) or this process (the fallback when
+ * Valkey did not answer at start). Both keep, per tenant, a generation and the entries.
+ */
+export interface CacheBackend {
+  /** The tenant's generation and the raw entry, in one round trip; undefined when unavailable. */
+  read(
+    tenantId: number,
+    field: string,
+  ): Promise<{ generation: number | undefined; raw: string | null } | undefined>;
+  write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void>;
+  /** Moves the generation on (hiding every entry) and drops the entries; false if it could not. */
+  invalidate(tenantId: number): Promise<boolean>;
+}
+
+export type Lookup =
+  | { readonly hit: true; readonly data: Record<string, unknown> }
+  | { readonly hit: false; readonly store?: (data: Record<string, unknown>) => void };
+
+/** Entries above this size are not cached: one response must not fill a tenant's share of memory. */
+const MAX_ENTRY_BYTES = 512 * 1024;
+const MISS_NO_STORE: Lookup = { hit: false };
+
+/**
+ * The response cache. An entry records the generation read *before* the query ran; it is a
+ * hit only while the tenant's generation is unchanged. A mutation's commit bumps the
+ * generation, so a query that raced a mutation stores an entry nobody will read, and the
+ * hit path stays one round trip (GET generation + HGET entry, pipelined in one slot).
+ */
+export class ResponseCache {
+  /** Tenants whose invalidation failed (Valkey was away): no reads or writes until it succeeds. */
+  readonly #dirty = new Set<number>();
+
+  constructor(
+    private readonly backend: CacheBackend,
+    readonly ttlSeconds: number,
+  ) {}
+
+  async lookup(tenantId: number, field: string): Promise<Lookup> {
+    if (this.#dirty.has(tenantId)) {
+      if (!(await this.backend.invalidate(tenantId))) return MISS_NO_STORE;
+      this.#dirty.delete(tenantId);
+    }
+    const read = await this.backend.read(tenantId, field);
+    if (!read || read.generation === undefined) return MISS_NO_STORE;
+    const generation = read.generation;
+    const entry = values.decodeCacheEntry(read.raw, tenantId);
+    if (entry && entry.g === generation) return { hit: true, data: entry.d };
+    return {
+      hit: false,
+      store: (data) => {
+        const raw = values.encodeCacheEntry({ t: tenantId, g: generation, d: data });
+        if (raw.length <= MAX_ENTRY_BYTES) void this.backend.write(tenantId, field, raw, this.ttlSeconds);
+      },
+    };
+  }
+
+  /** After a committed mutation. If Valkey is away, the tenant bypasses the cache until it is back. */
+  async invalidate(tenantId: number): Promise<void> {
+    if (!(await this.backend.invalidate(tenantId))) this.#dirty.add(tenantId);
+  }
+}
+
+/**
+ * Valkey layout per tenant: `{t<ID>}:cache:gen` (counter, no TTL) and `{t<ID>}:cache:entries`
+ * (a hash). The hash gets its TTL when created (EXPIRE NX), so no entry outlives the TTL and a
+ * tenant's entries cannot grow without bound; a mutation deletes the hash with the bump.
+ */
+export class ValkeyCacheBackend implements CacheBackend {
+  constructor(private readonly client: ValkeyClient) {}
+
+  async read(tenantId: number, field: string) {
+    const result = await this.client.attempt((c) =>
+      replies(
+        c.pipeline().get(keys.cacheGeneration(tenantId)).hget(keys.cacheEntries(tenantId), field).exec(),
+      ),
+    );
+    if (!result) return undefined;
+    const [generation, raw] = result as [string | null, string | null];
+    return { generation: values.decodeCounter(generation), raw };
+  }
+
+  async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
+    const entries = keys.cacheEntries(tenantId);
+    await this.client.attempt((c) =>
+      replies(c.multi().hset(entries, field, raw).expire(entries, ttlSeconds, 'NX').exec()),
+    );
+  }
+
+  async invalidate(tenantId: number): Promise<boolean> {
+    const result = await this.client.attempt((c) =>
+      replies(c.multi().incr(keys.cacheGeneration(tenantId)).del(keys.cacheEntries(tenantId)).exec()),
+    );
+    return result !== undefined;
+  }
+}
+
+/** The in-process fallback: a bounded map, oldest entry evicted first. */
+export class MemoryCacheBackend implements CacheBackend {
+  readonly #generations = new Map<number, number>();
+  readonly #entries = new Map<string, { raw: string; expiresAt: number }>();
+
+  constructor(private readonly maxEntries = 1_000) {}
+
+  async read(tenantId: number, field: string) {
+    const key = `${tenantId}/${field}`;
+    const entry = this.#entries.get(key);
+    if (entry && entry.expiresAt <= Date.now()) this.#entries.delete(key);
+    const live = entry && entry.expiresAt > Date.now() ? entry.raw : null;
+    return { generation: this.#generations.get(tenantId) ?? 0, raw: live };
+  }
+
+  async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
+    const key = `${tenantId}/${field}`;
+    this.#entries.delete(key);
+    this.#entries.set(key, { raw, expiresAt: Date.now() + ttlSeconds * 1000 });
+    if (this.#entries.size > this.maxEntries) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+  }
+
+  async invalidate(tenantId: number): Promise<boolean> {
+    this.#generations.set(tenantId, (this.#generations.get(tenantId) ?? 0) + 1);
+    return true;
+  }
+}

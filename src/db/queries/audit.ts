@@ -1,0 +1,58 @@
+import type { Db, Page } from './rows.js';
+
+export type PrincipalKind = 'USER' | 'SERVICE' | 'API_KEY' | 'ANONYMOUS';
+
+export interface AuditRow {
+  tenant_id: number;
+  id: string;
+  at: Date;
+  subject: string | null;
+  principal_kind: PrincipalKind;
+  actor_tenant_id: number | null;
+  operation: string;
+  entity_id: string | null;
+}
+
+export interface AuditEntry {
+  tenantId: number;
+  subject: string | null;
+  kind: PrincipalKind;
+  actorTenantId: number | null;
+  operation: string;
+  entityId: string | null;
+}
+
+const COLUMNS = 'tenant_id, id, at, subject, principal_kind, actor_tenant_id, operation, entity_id';
+
+/** Called in the mutation's own transaction, so the row commits or rolls back with the change. */
+export async function insertAuditEntry(db: Db, entry: AuditEntry): Promise<void> {
+  await db.query({
+    name: 'audit.insert',
+    text: `INSERT INTO app.audit_log (tenant_id, subject, principal_kind, actor_tenant_id, operation, entity_id)
+           VALUES ($1, $2, $3, $4, $5, $6)`,
+    values: [entry.tenantId, entry.subject, entry.kind, entry.actorTenantId, entry.operation, entry.entityId],
+  });
+}
+
+/**
+ * Newest first; `page.afterId` is the last id already seen. Under RLS this is the session
+ * tenant's log; on the admin pool (BYPASSRLS) it is every tenant's, optionally filtered.
+ */
+export function listAuditEntries(db: Db, page: Page, tenantId: number | null = null): Promise<AuditRow[]> {
+  return db.query<AuditRow>({
+    name: 'audit.list',
+    text: `SELECT ${COLUMNS} FROM app.audit_log
+           WHERE ($1::bigint IS NULL OR id < $1) AND ($2::int IS NULL OR tenant_id = $2)
+           ORDER BY id DESC LIMIT $3`,
+    values: [page.afterId, tenantId, page.limit + 1],
+  });
+}
+
+export async function countAuditEntries(db: Db, tenantId: number | null = null): Promise<number> {
+  const [row] = await db.query<{ n: number }>({
+    name: 'audit.count',
+    text: 'SELECT count(*)::int AS n FROM app.audit_log WHERE ($1::int IS NULL OR tenant_id = $1)',
+    values: [tenantId],
+  });
+  return row?.n ?? 0;
+}

@@ -1,0 +1,37 @@
+import { type AuditRow, countAuditEntries, listAuditEntries } from '../../../db/queries/audit.js';
+import { encodeGlobalId, pageFrom, toConnection } from '../../ids.js';
+import { adminBuilder } from '../builder.js';
+import { adminConnectionOf } from '../connection.js';
+
+const PrincipalKind = adminBuilder.enumType('PrincipalKind', {
+  values: ['USER', 'SERVICE', 'API_KEY', 'ANONYMOUS'] as const,
+});
+
+const AuditEntry = adminBuilder.objectRef<AuditRow>('AuditEntry').implement({
+  fields: (t) => ({
+    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.id) }),
+    tenantId: t.exposeInt('tenant_id'),
+    at: t.field({ type: 'DateTime', resolve: (row) => row.at }),
+    subject: t.exposeString('subject', { nullable: true }),
+    kind: t.field({ type: PrincipalKind, resolve: (row) => row.principal_kind }),
+    actorTenantId: t.exposeInt('actor_tenant_id', { nullable: true }),
+    operation: t.exposeString('operation'),
+    entityId: t.exposeID('entity_id', { nullable: true }),
+  }),
+});
+
+const AuditEntryConnection = adminConnectionOf('AuditEntry', AuditEntry);
+
+adminBuilder.queryField('auditLog', (t) =>
+  t.field({
+    type: AuditEntryConnection,
+    description: "Every tenant's audit log, newest first; `tenantId` narrows it to one tenant.",
+    args: { first: t.arg.int(), after: t.arg.string(), tenantId: t.arg.int() },
+    resolve: async (_root, args, ctx) => {
+      const page = pageFrom(args);
+      const tenantId = args.tenantId ?? null;
+      const rows = await listAuditEntries(ctx.db, page, tenantId);
+      return toConnection(rows, page, () => countAuditEntries(ctx.db, tenantId));
+    },
+  }),
+);

@@ -1,0 +1,83 @@
+import { generateApiKey } from '../../auth/api-key.js';
+import type { ApiKeyRow } from '../../db/queries/api-keys.js';
+import * as apiKeys from '../../db/queries/api-keys.js';
+import { notFound } from '../../errors.js';
+import type { AuditEntityId } from '../audit-plugin.js';
+import { AUTHENTICATED, builder } from '../builder.js';
+import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
+import { requiredText, rowId } from '../inputs.js';
+import { connectionOf } from './connection.js';
+
+/** Keys are managed by people: a service or another key cannot mint credentials that outlive it. */
+const USERS_ONLY = { user: true } as const;
+
+const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
+  description: 'An API key of this tenant. The secret is shown once, by createApiKey, and never again.',
+  fields: (t) => ({
+    id: t.id({ resolve: (k) => encodeGlobalId('ApiKey', k.id) }),
+    name: t.exposeString('name'),
+    prefix: t.exposeString('prefix', { description: 'The public part of the key (`tql_<prefix>_…`).' }),
+    createdAt: t.field({ type: 'DateTime', resolve: (k) => k.created_at }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
+  }),
+});
+
+const CreatedApiKey = builder.objectRef<{ apiKey: ApiKeyRow; secret: string }>('CreatedApiKey').implement({
+  fields: (t) => ({
+    apiKey: t.field({ type: ApiKey, resolve: (c) => c.apiKey }),
+    secret: t.exposeString('secret', {
+      description:
+        'The whole key, for `Authorization: ApiKey <secret>`. Store it now: only its hash is kept.',
+    }),
+  }),
+});
+
+const ApiKeyConnection = connectionOf('ApiKey', ApiKey);
+
+builder.queryField('apiKeys', (t) =>
+  t.field({
+    type: ApiKeyConnection,
+    authScopes: AUTHENTICATED,
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_root, args, ctx) => {
+      const page = pageFrom(args);
+      const rows = await apiKeys.listApiKeys(ctx.db, page);
+      return toConnection(rows, page, () => apiKeys.countApiKeys(ctx.db));
+    },
+  }),
+);
+
+const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
+  fields: (t) => ({ name: t.string({ required: true }) }),
+});
+
+const createdKeyId: AuditEntityId = (result) =>
+  encodeGlobalId('ApiKey', (result as { apiKey: ApiKeyRow }).apiKey.id);
+
+builder.mutationFields((t) => ({
+  createApiKey: t.field({
+    type: CreatedApiKey,
+    authScopes: USERS_ONLY,
+    extensions: { auditEntityId: createdKeyId },
+    args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      const key = generateApiKey();
+      const row = await apiKeys.insertApiKey(ctx.db, {
+        tenantId: ctx.tenant.id,
+        name: requiredText(input.name, 'name'),
+        prefix: key.prefix,
+        secretHash: key.secretHash,
+      });
+      return { apiKey: row, secret: key.plaintext };
+    },
+  }),
+  revokeApiKey: t.boolean({
+    authScopes: USERS_ONLY,
+    description: 'Takes effect on the next request. Revoking a revoked key is not an error.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      if (!(await apiKeys.revokeApiKey(ctx.db, rowId(args.id, 'ApiKey')))) throw notFound('ApiKey');
+      return true;
+    },
+  }),
+}));

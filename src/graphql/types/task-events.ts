@@ -1,0 +1,56 @@
+import type { TopicMessage } from '../../cache/keyspace.js';
+import type { Context } from '../../context.js';
+import type { TaskRow } from '../../db/queries/rows.js';
+import { AUTHENTICATED, builder } from '../builder.js';
+import { encodeGlobalId } from '../ids.js';
+import { rowIdOrNull } from '../inputs.js';
+import { TaskRef } from './refs.js';
+
+type TaskChange = TopicMessage<'tasks'>;
+
+const TaskChangeKind = builder.enumType('TaskChangeKind', {
+  values: ['CREATED', 'UPDATED', 'DELETED'] as const,
+});
+
+const TaskChangedEvent = builder.objectRef<TaskChange>('TaskChangedEvent').implement({
+  description: 'A task of the tenant was created, updated or deleted (and committed).',
+  fields: (t) => ({
+    kind: t.field({ type: TaskChangeKind, resolve: (event) => event.kind }),
+    taskId: t.id({ resolve: (event) => encodeGlobalId('Task', event.taskId) }),
+    task: t.field({
+      type: TaskRef,
+      nullable: true,
+      description: 'The task as it is now; null once deleted.',
+      // Read in the event's own short transaction (useSubscriptionTransactions), under RLS.
+      resolve: (event, _args, ctx) => (event.kind === 'DELETED' ? null : ctx.loaders.task.load(event.taskId)),
+    }),
+  }),
+});
+
+builder.subscriptionField('taskChanged', (t) =>
+  t.field({
+    type: TaskChangedEvent,
+    authScopes: AUTHENTICATED,
+    description: "The tenant's task changes, optionally of one project, as they commit.",
+    args: { projectId: t.arg.id() },
+    subscribe: (_root, args, ctx) => {
+      if (args.projectId == null) return ctx.events.subscribe(ctx.tenant.id, 'tasks');
+      // A malformed or foreign project id is like a project without tasks: no events.
+      const projectId = rowIdOrNull(args.projectId, 'Project');
+      return ctx.events.subscribe(ctx.tenant.id, 'tasks', (event) => event.projectId === projectId);
+    },
+    resolve: (event) => event,
+  }),
+);
+
+/** Publishes a task change once the mutation's transaction has committed (never on rollback). */
+export function publishTaskChange(
+  ctx: Context,
+  kind: TaskChange['kind'],
+  task: Pick<TaskRow, 'id' | 'project_id'>,
+): void {
+  const tenantId = ctx.tenant.id;
+  ctx.db.afterCommit(() =>
+    ctx.events.publish(tenantId, 'tasks', { kind, taskId: task.id, projectId: task.project_id }),
+  );
+}

@@ -1,0 +1,183 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { Plugin } from 'graphql-yoga';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Pool } from './db/pool.js';
+import type { TenantRegistry } from './tenancy/registry.js';
+import { TenantLabels } from './tenant-labels.js';
+
+export const METRICS_PATH = '/metrics';
+
+/** What a request's series carry. `tenant` comes from `Metrics.tenantLabel`, never a raw id. */
+export interface RequestLabels {
+  status: string;
+  /** query, mutation, subscription, batch, or none (ended before GraphQL ran). */
+  operation: string;
+  tenant: string;
+}
+
+export interface MetricsOptions {
+  /** Tenants with a label of their own (the busiest); the rest are `other`. @default 20 */
+  tenantLabels: number;
+  /** Node's process metrics (CPU, memory, event loop lag); the server turns them on. @default false */
+  processMetrics?: boolean;
+  /** How often the busiest tenants are re-ranked, at a scrape. @default 60000 */
+  rebalanceIntervalMs?: number;
+}
+
+/**
+ * Prometheus metrics in a registry of their own (prom-client's global registry is never used,
+ * so two apps in one process, as in tests, do not share counters). The cache and rate-limit
+ * code increments `cacheLookups` and `rateLimited`; everything else is fed here.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requests: Counter<keyof RequestLabels>;
+  readonly requestDuration: Histogram<'operation' | 'tenant'>;
+  /** `metrics.cacheLookups.inc({ result: 'hit' })` or `'miss'`. */
+  readonly cacheLookups: Counter<'result'>;
+  /** One per request answered 429 RATE_LIMITED. */
+  readonly rateLimited: Counter<string>;
+  readonly reloads: Counter<'outcome'>;
+  /** Counts one request of the tenant and returns its bounded label. */
+  tenantLabel(tenantId: number | undefined): string;
+  /** Reports a pool's connections at each scrape. */
+  observePool(name: string, pool: Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>): void;
+  /** Counts reloads by outcome and reports the tenant count by kind. */
+  observeRegistry(registry: TenantRegistry): void;
+  /** The exposition text; re-ranks the labelled tenants first when that is due. */
+  render(): Promise<string>;
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const labels = new TenantLabels(options.tenantLabels);
+  const rebalanceEvery = options.rebalanceIntervalMs ?? 60_000;
+  let lastRebalance = performance.now();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'tenantql_' });
+
+  const requests = new Counter({
+    name: 'tenantql_requests_total',
+    help: 'GraphQL endpoint requests by HTTP status, operation type and tenant (busiest tenants only, else "other"; "none" before a tenant was resolved).',
+    labelNames: ['status', 'operation', 'tenant'] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: 'tenantql_request_duration_seconds',
+    help: 'Time to the response head of GraphQL endpoint requests.',
+    labelNames: ['operation', 'tenant'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const cacheLookups = new Counter({
+    name: 'tenantql_cache_lookups_total',
+    help: 'Response cache lookups by result (hit or miss).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const rateLimited = new Counter({
+    name: 'tenantql_rate_limited_total',
+    help: 'Requests rejected with 429 RATE_LIMITED.',
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'tenantql_tenant_reloads_total',
+    help: 'Reloads of the tenants file by outcome (success, or failure: the old set kept).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const pools = new Map<string, Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>>();
+  new Gauge({
+    name: 'tenantql_db_pool_connections',
+    help: 'PostgreSQL connections of each pool, in use or idle.',
+    labelNames: ['pool', 'state'] as const,
+    registers,
+    collect() {
+      for (const [name, pool] of pools) {
+        this.set({ pool: name, state: 'in_use' }, pool.totalCount - pool.idleCount);
+        this.set({ pool: name, state: 'idle' }, pool.idleCount);
+      }
+    },
+  });
+  new Gauge({
+    name: 'tenantql_db_pool_waiting',
+    help: 'Requests waiting for a PostgreSQL connection, per pool.',
+    labelNames: ['pool'] as const,
+    registers,
+    collect() {
+      for (const [name, pool] of pools) this.set({ pool: name }, pool.waitingCount);
+    },
+  });
+  let tenantRegistry: TenantRegistry | undefined;
+  new Gauge({
+    name: 'tenantql_tenants',
+    help: 'Tenants served, by kind.',
+    labelNames: ['kind'] as const,
+    registers,
+    collect() {
+      if (!tenantRegistry) return;
+      this.reset();
+      for (const tenant of tenantRegistry.current.all()) this.inc({ kind: tenant.kind });
+    },
+  });
+
+  /** Drops every series of a tenant that lost its label (its traffic now counts as `other`). */
+  async function removeTenant(tenant: string): Promise<void> {
+    for (const metric of [requests, requestDuration] as const) {
+      const seen = new Set<string>();
+      for (const { labels: values } of (await metric.get()).values) {
+        if (values.tenant !== tenant) continue;
+        const { le: _bucket, ...series } = values as Record<string, string | number>;
+        const key = JSON.stringify(series);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        metric.remove(series as Record<string, string>);
+      }
+    }
+  }
+
+  return {
+    registry,
+    requests,
+    requestDuration,
+    cacheLookups,
+    rateLimited,
+    reloads,
+    tenantLabel: (tenantId) => (tenantId === undefined ? 'none' : labels.label(tenantId)),
+    observePool: (name, pool) => void pools.set(name, pool),
+    observeRegistry(next) {
+      tenantRegistry = next;
+      next.onReload((status) => reloads.inc({ outcome: status.ok ? 'success' : 'failure' }));
+    },
+    async render() {
+      if (performance.now() - lastRebalance >= rebalanceEvery) {
+        lastRebalance = performance.now();
+        for (const id of labels.rebalance()) await removeTenant(String(id));
+      }
+      return registry.metrics();
+    },
+  };
+}
+
+/**
+ * Serves `/metrics` on any host. With `token` set, only `Authorization: Bearer <token>` may
+ * read it; without one, keep the path off the public internet (see docs/operations.md).
+ */
+export function useMetricsEndpoint(metrics: Metrics, token: string | undefined): Plugin {
+  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+  return {
+    async onRequest({ url, request, endResponse }) {
+      if (url.pathname !== METRICS_PATH) return;
+      if (expected) {
+        const given = Buffer.from(request.headers.get('authorization') ?? '');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+          return endResponse(new Response('metrics token required\n', { status: 401 }));
+        }
+      }
+      const body = await metrics.render();
+      endResponse(
+        new Response(body, { status: 200, headers: { 'content-type': metrics.registry.contentType } }),
+      );
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { connect } from 'node:net';
+
+export interface RawAnswer {
+  status: number;
+  /** The parsed JSON body. */
+  body: any;
+}
+
+export interface RawRequestOptions {
+  /** The request target, as sent. @default '/graphql' */
+  path?: string;
+  /** @default '1.1' */
+  version?: string;
+  /** @default '' */
+  body?: string;
+}
+
+/**
+ * One POST over a fresh socket to 127.0.0.1:`port`, written byte for byte: `headerLines` go out
+ * exactly as given (no Host is added), so repeated, missing or odd Host headers reach the
+ * server as a client could send them. Resolves with the status and the JSON body.
+ */
+export function rawRequest(port: number, headerLines: string[], options: RawRequestOptions = {}) {
+  const body = options.body ?? '';
+  const head = [
+    `POST ${options.path ?? '/graphql'} HTTP/${options.version ?? '1.1'}`,
+    ...headerLines,
+    'Content-Type: application/json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+  ];
+  return new Promise<RawAnswer>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5_000, () => socket.destroy(new Error('socket timed out')));
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      try {
+        resolve(parseResponse(Buffer.concat(chunks).toString('utf8')));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+function parseResponse(raw: string): RawAnswer {
+  const split = raw.indexOf('\r\n\r\n');
+  const [statusLine, ...headers] = raw.slice(0, split).split('\r\n');
+  let body = raw.slice(split + 4);
+  if (headers.some((h) => /^transfer-encoding:\s*chunked/i.test(h))) body = dechunk(body);
+  return { status: Number(statusLine!.split(' ')[1]), body: JSON.parse(body) };
+}
+
+function dechunk(text: string): string {
+  let out = '';
+  let rest = text;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, eol), 16);
+    if (!size) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
+}

@@ -1,0 +1,138 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type Agent, request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/tenantql.js', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** When the process exited (performance.now()). */
+  at: number;
+}
+
+/** `tenantql start` as a real child process, as an operator runs it. */
+export class ServerProcess {
+  output = '';
+  readonly exited: Promise<Exit>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly port: number,
+    exited: Promise<Exit>,
+  ) {
+    this.exited = exited;
+  }
+
+  /**
+   * Starts the server with exactly `env` (plus PATH) and resolves once it logged `listening`.
+   * `cwd` is where a development start puts `.data/` and `tenants.json`.
+   */
+  static async start(
+    env: Record<string, string>,
+    options: { cwd?: string; timeoutMs?: number } = {},
+  ): Promise<ServerProcess> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const child = spawn(process.execPath, [BIN, 'start'], {
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const exited = new Promise<Exit>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+    );
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`tenantql start did not listen within ${timeoutMs} ms:\n${output}`));
+      }, timeoutMs);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        const url = /"msg":"listening"/.test(output) ? output.match(/"url":"http:\/\/[^:]+:(\d+)\//) : null;
+        if (url) {
+          clearTimeout(timer);
+          resolve(Number(url[1]));
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      void exited.then(({ code }) => {
+        clearTimeout(timer);
+        reject(new Error(`tenantql start exited with ${code} before listening:\n${output}`));
+      });
+    });
+    const server = new ServerProcess(child, port, exited);
+    server.output = output;
+    const append = (chunk: Buffer) => {
+      server.output += chunk.toString();
+    };
+    child.stdout!.on('data', append);
+    child.stderr!.on('data', append);
+    return server;
+  }
+
+  /** The JSON log lines so far. */
+  get logLines(): Record<string, any>[] {
+    return this.output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
+  }
+
+  /** Kills the process if a test left it running. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One request over a real socket with a real Host header (fetch cannot set Host). */
+export function httpRequest(
+  port: number,
+  options: {
+    host: string;
+    path?: string;
+    method?: string;
+    body?: string;
+    headers?: Record<string, string>;
+    agent?: Agent;
+  },
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: options.path ?? '/graphql',
+        method: options.method ?? (options.body ? 'POST' : 'GET'),
+        agent: options.agent,
+        headers: {
+          host: `${options.host}:${port}`,
+          ...(options.body ? { 'content-type': 'application/json' } : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}

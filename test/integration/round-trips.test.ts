@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestApp } from '../helpers/app.js';
+import { withClient } from '../helpers/db.js';
+
+// SQL round trips per request, counted by `t.queries` (every statement, BEGIN and COMMIT
+// included): constant in the size of the answer, thanks to per-request DataLoaders.
+let t: TestApp;
+beforeAll(async () => {
+  t = await TestApp.start();
+  await withClient(t.db.superuserUrl, async (client) => {
+    // tenant1 (2): 2 projects × 2 tasks; tenant2 (3): 20 projects × 10 tasks; each task assigned.
+    for (const [tenant, projects, tasks] of [
+      [2, 2, 2],
+      [3, 20, 10],
+    ] as const) {
+      await client.query(
+        `INSERT INTO app.members (tenant_id, name, email)
+         SELECT $1::int, 'member ' || n, 'm' || n || '@t' || $1::int || '.test' FROM generate_series(1, 5) n`,
+        [tenant],
+      );
+      await client.query(
+        `WITH p AS (
+           INSERT INTO app.projects (tenant_id, name)
+           SELECT $1::int, 'project ' || n FROM generate_series(1, $2::int) n RETURNING id),
+         m AS (SELECT array_agg(id ORDER BY id) AS ids FROM app.members WHERE tenant_id = $1)
+         INSERT INTO app.tasks (tenant_id, project_id, title, assignee_id, status)
+         SELECT $1::int, p.id, 'task ' || k, m.ids[1 + k % 5], (ARRAY['TODO', 'IN_PROGRESS', 'DONE'])[1 + k % 3]
+         FROM p, m, generate_series(1, $3::int) k`,
+        [tenant, projects, tasks],
+      );
+    }
+  });
+});
+afterAll(() => t.close());
+
+const NESTED = `{ projects(first: 20) { edges { node { name
+  tasks(first: 10) { edges { node { title status assignee { name } } } } } } } }`;
+
+async function roundTrips(host: string, query: string, token?: string) {
+  const before = t.queries;
+  const res = await t.gql(host, query, token ? { token } : {});
+  expect(res.body.errors).toBeUndefined();
+  return { trips: t.queries - before, data: res.body.data! };
+}
+
+describe('SQL round trips per request', () => {
+  it('{ tenant { name } } and { viewer { kind } } cost none', async () => {
+    expect((await roundTrips('tenant1.localhost', '{ tenant { name } }')).trips).toBe(0);
+    const token = await t.token(2);
+    expect((await roundTrips('tenant1.localhost', '{ tenant { name } viewer { kind } }', token)).trips).toBe(
+      0,
+    );
+  });
+
+  it('the nested query costs 5 with 2 projects and with 20 projects × 10 tasks', async () => {
+    // begin + settings, projects, one tasks batch, one members batch, commit.
+    const small = await roundTrips('tenant1.localhost', NESTED, await t.token(2));
+    expect(small.data.projects.edges).toHaveLength(2);
+    expect(small.data.projects.edges[0].node.tasks.edges).toHaveLength(2);
+    expect(small.trips).toBe(5);
+
+    const large = await roundTrips('tenant2.localhost', NESTED, await t.token(3));
+    expect(large.data.projects.edges).toHaveLength(20);
+    const tasks = large.data.projects.edges.flatMap((e: any) => e.node.tasks.edges);
+    expect(tasks).toHaveLength(200);
+    expect(tasks.every((e: any) => e.node.assignee?.name.startsWith('member '))).toBe(true);
+    expect(large.trips).toBe(5);
+  });
+
+  it('totalCount adds one batched count per level, not one per row', async () => {
+    const query = `{ projects(first: 20) { totalCount edges { node { tasks(first: 10) { totalCount edges { node { title } } } } } } }`;
+    const small = await roundTrips('tenant1.localhost', query, await t.token(2));
+    const large = await roundTrips('tenant2.localhost', query, await t.token(3));
+    expect(large.data.projects.totalCount).toBe(20);
+    expect(large.data.projects.edges[0].node.tasks.totalCount).toBe(10);
+    expect(large.trips).toBe(small.trips);
+    expect(large.trips).toBeLessThanOrEqual(6);
+  });
+});

@@ -1,0 +1,148 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
+import { keys } from '../../src/cache/keyspace.js';
+import { TestApp } from '../helpers/app.js';
+import { type Peer, startPeer } from '../helpers/instances.js';
+import { sharedValkeyUrl } from '../helpers/valkey.js';
+
+const url = sharedValkeyUrl(2);
+const A = 'tenant1.localhost'; // tenant 2
+const B = 'tenant2.localhost'; // tenant 3
+const PROJECTS = '{ projects(first: 10) { edges { node { name } } } }';
+const names = (res: { body: { data?: any } }) =>
+  res.body.data.projects.edges.map((e: { node: { name: string } }) => e.node.name);
+
+let t: TestApp;
+let peer: Peer;
+let redis: Redis;
+let tokenA: string;
+let tokenB: string;
+
+beforeAll(async () => {
+  redis = new Redis(url);
+  await redis.flushdb();
+  t = await TestApp.start({ valkeyUrl: url, env: { CACHE_TTL_SECONDS: '30' } });
+  peer = await startPeer(t);
+  [tokenA, tokenB] = await Promise.all([t.token(2), t.token(3)]);
+  for (const [host, token, name] of [
+    [A, tokenA, 'alpha-of-A'],
+    [B, tokenB, 'beta-of-B'],
+  ] as const) {
+    const res = await t.gql(host, 'mutation($n: String!) { createProject(input: { name: $n }) { id } }', {
+      token,
+      variables: { n: name },
+    });
+    expect(res.body.errors).toBeUndefined();
+  }
+});
+afterAll(async () => {
+  await peer?.close();
+  await t?.close();
+  redis?.disconnect();
+});
+
+describe('response cache', () => {
+  it('serves the same query to two tenants, each its own data, both from the cache', async () => {
+    const first = [await t.gql(A, PROJECTS, { token: tokenA }), await t.gql(B, PROJECTS, { token: tokenB })];
+    expect(first.map((r) => r.headers.get(CACHE_HEADER))).toEqual(['miss', 'miss']);
+    const queriesBefore = t.queries;
+    const second = [await t.gql(A, PROJECTS, { token: tokenA }), await t.gql(B, PROJECTS, { token: tokenB })];
+    expect(second.map((r) => r.headers.get(CACHE_HEADER))).toEqual(['hit', 'hit']);
+    expect(t.queries).toBe(queriesBefore); // a hit borrows no connection
+    expect(names(second[0]!)).toEqual(['alpha-of-A']);
+    expect(names(second[1]!)).toEqual(['beta-of-B']);
+  });
+
+  it('invalidates the mutating tenant only, on every instance', async () => {
+    await t.gql(A, PROJECTS, { token: tokenA });
+    await t.gql(B, PROJECTS, { token: tokenB });
+    const created = await peer.gql(A, 'mutation { createProject(input: { name: "second-of-A" }) { id } }', {
+      token: tokenA,
+    });
+    expect(created.body.errors).toBeUndefined();
+
+    const a = await t.gql(A, PROJECTS, { token: tokenA });
+    expect(a.headers.get(CACHE_HEADER)).toBe('miss');
+    expect(names(a)).toEqual(['alpha-of-A', 'second-of-A']);
+    const b = await t.gql(B, PROJECTS, { token: tokenB });
+    expect(b.headers.get(CACHE_HEADER)).toBe('hit');
+    expect(names(b)).toEqual(['beta-of-B']);
+  });
+
+  it('keys entries by viewer: another user and an anonymous caller do not share them', async () => {
+    const query = '{ viewer { kind subject } tenant { id } }';
+    await t.gql(A, query, { token: tokenA });
+    const mine = await t.gql(A, query, { token: tokenA });
+    expect(mine.headers.get(CACHE_HEADER)).toBe('hit');
+    const other = await t.gql(A, query, { token: await t.token(2, 'someone-else') });
+    expect(other.headers.get(CACHE_HEADER)).toBe('miss');
+    expect(other.body.data).toEqual({ viewer: { kind: 'USER', subject: 'someone-else' }, tenant: { id: 2 } });
+    const anonymous = await t.gql(A, query);
+    expect(anonymous.headers.get(CACHE_HEADER)).toBe('miss');
+    expect(anonymous.body.data!.viewer).toEqual({ kind: 'ANONYMOUS', subject: null });
+  });
+
+  it('keys entries by variables and does not cache errors, mutations or introspection', async () => {
+    const query = 'query($n: Int) { projects(first: $n) { totalCount } }';
+    await t.gql(A, query, { token: tokenA, variables: { n: 1 } });
+    expect((await t.gql(A, query, { token: tokenA, variables: { n: 2 } })).headers.get(CACHE_HEADER)).toBe(
+      'miss',
+    );
+
+    const failing = '{ projects(first: 1000) { totalCount } }';
+    const first = await t.gql(A, failing, { token: tokenA });
+    expect(first.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await t.gql(A, failing, { token: tokenA })).headers.get(CACHE_HEADER)).toBe('miss');
+
+    const introspection = await t.gql(A, '{ __schema { queryType { name } } }', { token: tokenA });
+    expect(introspection.headers.get(CACHE_HEADER)).toBeNull();
+    const mutation = await t.gql(A, 'mutation { createProject(input: { name: "m" }) { id } }', {
+      token: tokenA,
+    });
+    expect(mutation.headers.get(CACHE_HEADER)).toBeNull();
+  });
+
+  it('treats a garbled or foreign value as a miss, never a crash or another tenant’s data', async () => {
+    await t.gql(A, PROJECTS, { token: tokenA });
+    await t.gql(B, PROJECTS, { token: tokenB });
+    const entriesA = keys.cacheEntries(2);
+    const entriesB = keys.cacheEntries(3);
+    const [fieldA] = await redis.hkeys(entriesA);
+    const [valueB] = await redis.hvals(entriesB);
+    expect(fieldA && valueB).toBeTruthy();
+    // Tenant B's entry planted under tenant A's key, as a bug or an attacker might, with A's
+    // generation set to the entry's: only the tenant recorded in the value can tell.
+    for (const field of await redis.hkeys(entriesA)) await redis.hset(entriesA, field, valueB!);
+    await redis.set(keys.cacheGeneration(2), String(JSON.parse(valueB!).g));
+    const planted = await t.gql(A, PROJECTS, { token: tokenA });
+    expect(planted.headers.get(CACHE_HEADER)).toBe('miss');
+    expect(names(planted)).not.toContain('beta-of-B');
+
+    for (const field of await redis.hkeys(entriesA)) await redis.hset(entriesA, field, '{"t":2,"g":"x');
+    await redis.set(keys.cacheGeneration(2), 'not-a-number');
+    const garbled = await t.gql(A, PROJECTS, { token: tokenA });
+    expect(garbled.status).toBe(200);
+    expect(names(garbled)).toContain('alpha-of-A');
+    await redis.del(keys.cacheGeneration(2));
+  });
+
+  it('gives every entry hash a TTL no longer than CACHE_TTL_SECONDS', async () => {
+    await t.gql(A, PROJECTS, { token: tokenA });
+    const ttl = await redis.ttl(keys.cacheEntries(2));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+  });
+
+  it('does not serve an entry stored by a query that raced a mutation', async () => {
+    const cache = t.valkey!.cache!;
+    const field = 'race-probe';
+    const lookup = await cache.lookup(2, field);
+    expect(lookup.hit).toBe(false);
+    await cache.invalidate(2); // a mutation commits while the query runs
+    if (!lookup.hit) lookup.store?.({ stale: true });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await redis.hget(keys.cacheEntries(2), field)).not.toBeNull(); // stored…
+    expect((await cache.lookup(2, field)).hit).toBe(false); // …but never served
+  });
+});

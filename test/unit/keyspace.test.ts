@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { channels, hashSegment, KEY_PATTERN, keys, tenantPattern, values } from '../../src/cache/keyspace.js';
+
+describe('keyspace', () => {
+  it('forms every key and channel under {t<ID>}: with the delimiter', () => {
+    const formed = [
+      keys.cacheGeneration(2),
+      keys.cacheEntries(2),
+      keys.rateLimit(2, 60),
+      keys.system('reserved'),
+      channels.events(2, 'tasks'),
+    ];
+    for (const key of formed) expect(key).toMatch(KEY_PATTERN);
+    expect(keys.cacheEntries(2)).toBe('{t2}:cache:entries');
+    expect(channels.events(20, 'tasks')).toBe('{t20}:events:tasks');
+    expect(tenantPattern(2)).toBe('{t2}:*');
+  });
+
+  it('refuses anything but a tenant id or a positive window', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 31])
+      expect(() => keys.cacheEntries(bad)).toThrow(RangeError);
+    expect(() => keys.rateLimit(2, 0)).toThrow(RangeError);
+  });
+
+  it('hashes user-derived segments into pattern-free base64url', () => {
+    for (const input of ['*', '?', '[a-z]', 'a:b', '\\', '{t3}', '']) {
+      expect(hashSegment(input)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
+  });
+
+  it('reads a garbled, mis-shaped or foreign value as a miss', () => {
+    const entry = values.encodeCacheEntry({ t: 2, g: 4, d: { a: 1 } });
+    expect(values.decodeCacheEntry(entry, 2)).toEqual({ t: 2, g: 4, d: { a: 1 } });
+    expect(values.decodeCacheEntry(entry, 3)).toBeUndefined();
+    for (const raw of [null, '', '{', '[]', '{"t":2,"g":"4","d":{}}', '{"t":2,"g":1,"d":[]}']) {
+      expect(values.decodeCacheEntry(raw, 2)).toBeUndefined();
+    }
+    expect(values.decodeCounter(null)).toBe(0);
+    expect(values.decodeCounter('17')).toBe(17);
+    expect(values.decodeCounter('x')).toBeUndefined();
+
+    const event = values.encodeEvent(2, 'tasks', { kind: 'CREATED', taskId: '5', projectId: '1' });
+    expect(values.decodeEvent(event, 2, 'tasks')).toEqual({ kind: 'CREATED', taskId: '5', projectId: '1' });
+    expect(values.decodeEvent(event, 3, 'tasks')).toBeUndefined();
+    expect(
+      values.decodeEvent('{"t":2,"kind":"EXPLODED","taskId":"5","projectId":"1"}', 2, 'tasks'),
+    ).toBeUndefined();
+  });
+});
