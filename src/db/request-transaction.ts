@@ -29,7 +29,8 @@ export type AcquireSlot = (tenantId: number) => Promise<() => void>;
 export class RequestTransaction {
   #client: Promise<PoolClient> | undefined;
   #finished = false;
-  #failed = false;
+  /** The first failure; PostgreSQL has aborted the transaction, so later statements repeat it. */
+  #failure: unknown;
   readonly #afterCommit: (() => void | Promise<void>)[] = [];
   /**
    * The last statement queued. A connection runs one statement at a time, and resolvers run in
@@ -64,8 +65,11 @@ export class RequestTransaction {
 
   async #run<R extends QueryResultRow>(query: Query): Promise<R[]> {
     if (this.#finished) throw new Error('query after the request transaction finished');
-    if (this.#failed) {
-      throw new AppError('BAD_USER_INPUT', 'Not run: an earlier operation of this request failed.');
+    if (this.#failure !== undefined) {
+      // A TIMEOUT stays a TIMEOUT for every field it ended; anything else is not shown twice.
+      throw this.#failure instanceof AppError
+        ? this.#failure
+        : new AppError('INTERNAL_SERVER_ERROR', 'Not run: an earlier operation of this request failed.');
     }
     this.#client ??= this.#begin();
     const client = await this.#client;
@@ -75,8 +79,8 @@ export class RequestTransaction {
       return result.rows;
     } catch (error) {
       // PostgreSQL aborts the transaction on any error; later statements could only fail.
-      this.#failed = true;
-      throw mapSqlError(error);
+      this.#failure = mapSqlError(error);
+      throw this.#failure;
     }
   }
 
@@ -126,7 +130,7 @@ export class RequestTransaction {
     } catch {
       return; // begin failed and already released the connection
     }
-    const ending = commit && !this.#failed ? 'COMMIT' : 'ROLLBACK';
+    const ending = commit && this.#failure === undefined ? 'COMMIT' : 'ROLLBACK';
     try {
       this.onQuery?.();
       await client.query(ending);

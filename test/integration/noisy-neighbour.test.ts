@@ -42,6 +42,16 @@ describe('a tenant cannot starve the others', () => {
     expect(await projectNames(3)).not.toContain('slow-one');
   });
 
+  it('reports TIMEOUT for every field the timeout ended, not a vaguer error', async () => {
+    const res = await t.gql(
+      'tenant2.localhost',
+      'mutation { a: createProject(input: { name: "slow-a" }) { id } b: createProject(input: { name: "b" }) { id } }',
+      { token: await t.token(3) },
+    );
+    expect(res.body.errors?.map((e) => e.extensions?.code)).toEqual(['TIMEOUT', 'TIMEOUT']);
+    expect(await projectNames(3)).not.toContain('b');
+  });
+
   it('keeps serving tenant1 while tenant2 floods slow requests', async () => {
     const floodToken = await t.token(3);
     const flood = Array.from({ length: 12 }, (_, i) =>
