@@ -74,8 +74,11 @@ export function createApp(deps: AppDeps): App {
   metrics.observePool('runtime', deps.pool);
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
-  const newContext = (tenant: Tenant, principal: Principal, requestId: string) =>
-    tenantContext(deps, acquireSlot, events, tenant, principal, requestId);
+  // Subscription events queue for one connection per tenant of their own, so a tenant's many
+  // subscribers never take the slots of its ordinary requests (nor all of the pool).
+  const eventSlot = createTenantConcurrency({ perTenant: 1, maxWaitMs: 10_000, maxQueue: 10_000 });
+  const newContext = (tenant: Tenant, principal: Principal, requestId: string, slot = acquireSlot) =>
+    tenantContext(deps, slot, events, tenant, principal, requestId);
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
     // Separate schemas, so introspection on a tenant host cannot show an admin field.
@@ -117,7 +120,7 @@ export function createApp(deps: AppDeps): App {
       useAdminRequestLog(logger),
       useRequestTransaction(logger),
       useSubscriptionTransactions({
-        fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId) }),
+        fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId, eventSlot) }),
         stillServed: (base) => deps.registry.current.byId(base.tenant.id)?.disabled === false,
       }),
       ...(deps.cache ? [useResponseCache(deps.cache, (result) => metrics.cacheLookups.inc({ result }))] : []),
