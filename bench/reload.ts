@@ -1,0 +1,152 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BIG_TENANT_COUNT, hostOf, tenantsFile, writeJsonAtomically } from './fixtures.js';
+import { type Child, post } from './processes.js';
+import { seededTenantIds } from './seed.js';
+import { type Bench, WORK_DIR } from './setup.js';
+import { checkNested, SAMPLE_QUERY } from './verify.js';
+import { type Measurement, wrk } from './wrk.js';
+
+export interface Reload {
+  /** The server's own figure: read, validate, build and swap (the log line's durationMs). */
+  durationMs: number;
+  /** From kill -HUP in the bench to the log line arriving on the server's stdout. */
+  signalToLogMs: number;
+}
+
+export interface ReloadResult {
+  tenants: number;
+  idle: Reload[];
+  underLoad: Reload[];
+  load: Measurement;
+  samples: number;
+  failedSamples: number;
+  wrongTenantSamples: number;
+  problems: string[];
+}
+
+export interface ReloadOptions {
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+}
+
+/**
+ * Item 4 of the issue: a 10,000-tenant file reloaded by SIGHUP, first at rest, then every
+ * second while scenario C runs, with a sampler checking that every answer is complete and
+ * belongs to the tenant of the Host it was sent to. Its server logs at info (it must print
+ * 'tenants reloaded'), so its req/s is not comparable with the other rows.
+ */
+export async function reloadAtScale(bench: Bench, options: ReloadOptions): Promise<ReloadResult> {
+  const file = join(WORK_DIR, 'tenants-reload.json');
+  await writeJsonAtomically(file, tenantsFile(BIG_TENANT_COUNT));
+  const server = await bench.startTenantql('reload', {
+    tenantsFile: file,
+    cacheTtlSeconds: 0,
+    logLevel: 'info',
+  });
+  try {
+    let variant = 0;
+    const reload = async () => {
+      variant++;
+      await writeJsonAtomically(file, tenantsFile(BIG_TENANT_COUNT, variant));
+      return sighup(server);
+    };
+    const idle: Reload[] = [];
+    for (let i = 0; i < 5; i++) {
+      idle.push(await reload());
+      await sleep(200);
+    }
+
+    await wrk({
+      port: server.port,
+      requestsFile: bench.requests.nested,
+      connections: options.connections,
+      seconds: options.warmupSeconds,
+    });
+    let running = true;
+    const loaded = wrk({
+      port: server.port,
+      requestsFile: bench.requests.nestedWithTenant,
+      connections: options.connections,
+      seconds: options.seconds,
+      checkMarkers: true,
+    }).finally(() => {
+      running = false;
+    });
+    const underLoad: Reload[] = [];
+    const reloading = (async () => {
+      while (running) {
+        const next = sleep(1000);
+        underLoad.push(await reload());
+        await next;
+      }
+    })();
+    // Two samplers, so a request is often in flight at the moment of a swap.
+    const sampled = Promise.all([0, 1].map((offset) => sample(server, bench, offset, () => running)));
+    const [load, samples] = await Promise.all([loaded, sampled, reloading]).then(([l, s]) => [l, s] as const);
+    const sum = (key: 'samples' | 'failedSamples' | 'wrongTenantSamples') =>
+      samples.reduce((total, s) => total + s[key], 0);
+    return {
+      tenants: BIG_TENANT_COUNT,
+      idle,
+      underLoad,
+      load,
+      samples: sum('samples'),
+      failedSamples: sum('failedSamples'),
+      wrongTenantSamples: sum('wrongTenantSamples'),
+      problems: samples.flatMap((s) => s.problems),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function sighup(server: Child): Promise<Reload> {
+  let stopListening = () => {};
+  const logged = new Promise<number>((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error('no "tenants reloaded" line within 10 s of SIGHUP')),
+      10_000,
+    );
+    stopListening = server.onLine((line) => {
+      if (!line.includes('"msg":"tenants reload')) return;
+      clearTimeout(timer);
+      const entry = JSON.parse(line) as { msg: string; durationMs?: number };
+      if (entry.msg !== 'tenants reloaded') fail(new Error(`reload failed: ${line}`));
+      else done(entry.durationMs ?? Number.NaN);
+    });
+  });
+  const sent = performance.now();
+  server.process.kill('SIGHUP');
+  try {
+    const durationMs = await logged;
+    return { durationMs, signalToLogMs: performance.now() - sent };
+  } finally {
+    stopListening();
+  }
+}
+
+/** One request at a time over the seeded tenants, each answer checked in full (host → tenant too). */
+async function sample(server: Child, bench: Bench, offset: number, running: () => boolean) {
+  const tenants = seededTenantIds();
+  const body = JSON.stringify({ query: SAMPLE_QUERY });
+  const problems: string[] = [];
+  let samples = 0;
+  let failedSamples = 0;
+  let wrongTenantSamples = 0;
+  while (running()) {
+    const id = tenants[(2 * samples + offset) % tenants.length]!;
+    samples++;
+    const found = await post(server.port, hostOf(id), bench.tokens.byTenant.get(id)!, body).then(
+      (r) => checkNested(r.status, r.body, id, { projects: 5, tasks: 3 }),
+      (error: Error) => [`request failed: ${error.message}`],
+    );
+    if (found.length > 0) {
+      if (found.some((p) => p.startsWith('wrong tenant'))) wrongTenantSamples++;
+      else failedSamples++;
+      if (problems.length < 5) problems.push(`tenant ${id}: ${found.slice(0, 3).join('; ')}`);
+    }
+  }
+  return { samples, failedSamples, wrongTenantSamples, problems };
+}

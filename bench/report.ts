@@ -1,0 +1,171 @@
+import type { ReloadResult } from './reload.js';
+import type { Measurement } from './wrk.js';
+
+export interface ScenarioResult {
+  key: string;
+  title: string;
+  rounds: Measurement[];
+  /** Why the scenario was not measured (e.g. no response cache in this build). */
+  skipped?: string;
+}
+
+export interface Summary {
+  key: string;
+  title: string;
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Summed over the rounds: one failure in any round counts. */
+  errors: number;
+  /** (max − min) / median of the rounds' req/s: how much the machine moved under us. */
+  spread: number;
+  /** Medians of CPU time per request: the server's process tree (G: the pg script), and PostgreSQL. */
+  serverCpuUs: number;
+  pgCpuUs: number;
+  skipped?: string;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+export function summarise(result: ScenarioResult): Summary {
+  const { key, title, rounds, skipped } = result;
+  if (skipped || rounds.length === 0)
+    return {
+      key,
+      title,
+      rps: Number.NaN,
+      p50Ms: Number.NaN,
+      p99Ms: Number.NaN,
+      errors: 0,
+      spread: Number.NaN,
+      serverCpuUs: Number.NaN,
+      pgCpuUs: Number.NaN,
+      skipped,
+    };
+  const rps = rounds.map((r) => r.rps);
+  return {
+    key,
+    title,
+    rps: median(rps),
+    spread: (Math.max(...rps) - Math.min(...rps)) / median(rps),
+    serverCpuUs: median(rounds.map((r) => r.serverCpuUs ?? Number.NaN)),
+    pgCpuUs: median(rounds.map((r) => r.pgCpuUs ?? Number.NaN)),
+    p50Ms: median(rounds.map((r) => r.p50Ms)),
+    p99Ms: median(rounds.map((r) => r.p99Ms)),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+  };
+}
+
+const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+export function table(rows: Summary[], extra: { key: string; title: string; m: Measurement }[]): string {
+  const a = rows.find((r) => r.key === 'A')?.rps ?? Number.NaN;
+  const g = rows.find((r) => r.key === 'G')?.rps ?? Number.NaN;
+  const lines = [
+    '| scenario | req/s | spread | p50 ms | p99 ms | errors | × A | × G | server CPU µs/req | PostgreSQL CPU µs/req |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    if (r.skipped) {
+      lines.push(`| ${r.key}. ${r.title} | n/a | | n/a | n/a | n/a | n/a | n/a | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.key}. ${r.title} | ${fixed(r.rps, 0)} | ${fixed(r.spread * 100, 0)} % | ${fixed(r.p50Ms, 2)} | ${fixed(r.p99Ms, 2)} | ${r.errors} | ${fixed(r.rps / a, 3)} | ${fixed(r.rps / g, 3)} | ${fixed(r.serverCpuUs, 0)} | ${fixed(r.pgCpuUs, 0)} |`,
+    );
+  }
+  for (const { key, title, m } of extra) {
+    lines.push(
+      `| ${key}. ${title} | ${fixed(m.rps, 0)} | | ${fixed(m.p50Ms, 2)} | ${fixed(m.p99Ms, 2)} | ${m.errors} | ${fixed(m.rps / a, 3)} | ${fixed(m.rps / g, 3)} | | |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+/** The issue's targets, each as a ratio from this run; undefined when its inputs were not measured. */
+export function targets(rows: Summary[], reload: ReloadResult | undefined): Target[] {
+  const get = (key: string) => rows.find((r) => r.key === key && !r.skipped);
+  const ratio = (x: string, y: string) => {
+    const a = get(x);
+    const b = get(y);
+    return a && b ? a.rps / b.rps : Number.NaN;
+  };
+  const list: Target[] = [];
+  const atLeast = (target: string, value: number, bound: number) =>
+    list.push({
+      target,
+      measured: fixed(value, 3),
+      met: Number.isFinite(value) ? value >= bound : undefined,
+    });
+  atLeast('B ≥ 0.85 × A', ratio('B', 'A'), 0.85);
+  atLeast('D ≥ 0.8 × A', ratio('D', 'A'), 0.8);
+  atLeast('C ≥ 0.13 × A', ratio('C', 'A'), 0.13);
+  atLeast('C ≥ 0.32 × G', ratio('C', 'G'), 0.32);
+  for (const [f, base] of [
+    ['F·B', 'B'],
+    ['F·C', 'C'],
+  ] as const) {
+    const value = ratio(f, base);
+    list.push({
+      target: `${f} within 5 % of ${base}`,
+      measured: fixed(value, 3),
+      met: Number.isFinite(value) ? value >= 0.95 : undefined,
+    });
+  }
+  const c = get('C');
+  list.push({
+    target: 'C p99 < 4 × p50',
+    measured: c ? `${fixed(c.p99Ms / c.p50Ms, 2)} ×` : 'n/a',
+    met: c ? c.p99Ms < 4 * c.p50Ms : undefined,
+  });
+  if (reload) {
+    for (const [when, reloads] of [
+      ['at rest', reload.idle],
+      ['under C', reload.underLoad],
+    ] as const) {
+      const worst = Math.max(...reloads.map((r) => r.durationMs));
+      list.push({
+        target: `SIGHUP swap of ${reload.tenants} tenants < 100 ms, ${when}`,
+        measured: `max ${fixed(worst, 1)} ms`,
+        met: reloads.length ? worst < 100 : undefined,
+      });
+    }
+    const wrong = reload.load.wrongTenant ?? 0;
+    const bad = reload.failedSamples + reload.wrongTenantSamples + reload.load.errors + wrong;
+    list.push({
+      target: 'reload every 1 s during C: 0 failed, 0 wrong-tenant',
+      measured: `load: ${reload.load.errors} failed, ${wrong} wrong-tenant of ${reload.load.requests}; sampler: ${reload.failedSamples} failed, ${reload.wrongTenantSamples} wrong-tenant of ${reload.samples}`,
+      met: bad === 0,
+    });
+  }
+  return list;
+}
+
+export function targetTable(list: Target[]): string {
+  const mark = (met: boolean | undefined) => (met === undefined ? 'not measured' : met ? 'met' : 'MISSED');
+  return [
+    '| target | this run | |',
+    '| --- | --- | --- |',
+    ...list.map((t) => `| ${t.target} | ${t.measured} | ${mark(t.met)} |`),
+  ].join('\n');
+}
+
+export function reloadLines(reload: ReloadResult): string {
+  const stats = (values: number[]) =>
+    values.length ? `median ${fixed(median(values), 1)} ms, max ${fixed(Math.max(...values), 1)} ms` : 'n/a';
+  return [
+    `SIGHUP with ${reload.tenants} tenants, at rest (${reload.idle.length}): swap ${stats(reload.idle.map((r) => r.durationMs))}; signal to log line ${stats(reload.idle.map((r) => r.signalToLogMs))}`,
+    `SIGHUP every 1 s under scenario C (${reload.underLoad.length}): swap ${stats(reload.underLoad.map((r) => r.durationMs))}; signal to log line ${stats(reload.underLoad.map((r) => r.signalToLogMs))}`,
+    `sampler during the reloads: ${reload.samples} checked answers, ${reload.failedSamples} failed, ${reload.wrongTenantSamples} wrong-tenant${reload.problems.length ? `; first problems: ${reload.problems.join(' | ')}` : ''}`,
+  ].join('\n');
+}

@@ -1,0 +1,147 @@
+import { writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { preflight } from './preflight.js';
+import { type ReloadResult, reloadAtScale } from './reload.js';
+import { reloadLines, type ScenarioResult, summarise, table, targets, targetTable } from './report.js';
+import { measure, SCENARIOS, type Servers } from './scenarios.js';
+import { type Bench, POOL_MAX, prepare } from './setup.js';
+import { wrkVersion } from './wrk.js';
+
+/**
+ * `npm run bench`: scenarios A–G against real servers, three interleaved rounds of a warm-up
+ * and a fixed-time measurement each, medians reported. See docs/performance.md.
+ */
+const env = process.env;
+const quick = env.BENCH_QUICK === '1';
+const number = (value: string | undefined, fallback: number) => (value ? Number(value) : fallback);
+const settings = {
+  quick,
+  warmupSeconds: number(env.BENCH_WARMUP, quick ? 1 : 3),
+  seconds: number(env.BENCH_SECONDS, quick ? 2 : 8),
+  rounds: number(env.BENCH_ROUNDS, quick ? 2 : 3),
+  connections: number(env.BENCH_CONNECTIONS, 16),
+  poolMax: POOL_MAX,
+  only: env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
+};
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+const wanted = (key: string) =>
+  !settings.only || settings.only.includes(key) || settings.only.includes(key[0]!);
+
+async function main(): Promise<number> {
+  const loadGenerator = await wrkVersion();
+  if (!loadGenerator) {
+    log('wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk');
+    return 1;
+  }
+  const scenarios = SCENARIOS.filter((s) => wanted(s.key));
+  const bench = await prepare(env, log);
+  const onSignal = () => void bench.close().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const servers = await startServers(bench, new Set(scenarios.map((s) => s.server)));
+    const skipped = await preflight(bench, servers, scenarios);
+    for (const [key, why] of skipped) log(`scenario ${key}: n/a (${why})`);
+    const results: ScenarioResult[] = scenarios.map((s) => ({
+      key: s.key,
+      title: s.title,
+      rounds: [],
+      skipped: skipped.get(s.key),
+    }));
+    log(
+      `load generator: ${loadGenerator}, ${settings.connections} connections, warm-up ${settings.warmupSeconds} s, measure ${settings.seconds} s, ${settings.rounds} rounds`,
+    );
+
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const [i, scenario] of scenarios.entries()) {
+        const result = results[i]!;
+        if (result.skipped) continue;
+        const m = await measure(bench, servers, scenario, settings);
+        result.rounds.push(m);
+        log(
+          `round ${round} ${scenario.key}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${m.errors} errors`,
+        );
+      }
+    }
+
+    let reload: ReloadResult | undefined;
+    if (wanted('R')) {
+      log('reload at scale: 10,000 tenants, SIGHUP at rest, then every second under scenario C');
+      reload = await reloadAtScale(bench, settings);
+    }
+
+    const summaries = results.map(summarise);
+    const extra = reload
+      ? [
+          {
+            key: 'R',
+            title: 'C, 10,000 tenants, SIGHUP every 1 s (server at LOG_LEVEL=info)',
+            m: reload.load,
+          },
+        ]
+      : [];
+    const checks = targets(summaries, reload);
+    const markdown = [
+      `Load generator: ${loadGenerator} (1 thread, ${settings.connections} connections), to 127.0.0.1 only. ` +
+        `${settings.rounds} interleaved rounds of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s measured; medians. ` +
+        `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}.`,
+      '',
+      table(summaries, extra),
+      '',
+      targetTable(checks),
+      ...(reload ? ['', reloadLines(reload)] : []),
+    ].join('\n');
+    process.stdout.write(`${markdown}\n`);
+
+    const file = `bench/results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    await writeFile(
+      file,
+      JSON.stringify(
+        {
+          at: new Date().toISOString(),
+          loadGenerator,
+          settings,
+          machine: {
+            cpus: cpus().length,
+            model: cpus()[0]?.model,
+            node: process.version,
+            loadavg: loadavg(),
+          },
+          postgres: { version: bench.postgres.version, source: bench.postgres.source },
+          seed: bench.seeded,
+          serverEnv: Object.keys(env).filter((k) => k.startsWith('BENCH_SERVER_')),
+          scenarios: results,
+          medians: summaries,
+          targets: checks,
+          reload,
+          markdown,
+        },
+        null,
+        2,
+      ),
+    );
+    log(`results: ${file}`);
+    return 0;
+  } finally {
+    await bench.close();
+  }
+}
+
+async function startServers(bench: Bench, needed: Set<string>): Promise<Servers> {
+  const servers: Servers = {};
+  if (needed.has('hello')) servers.hello = await bench.startHello();
+  const { small, big } = bench.files;
+  if (needed.has('main'))
+    servers.main = await bench.startTenantql('main', { tenantsFile: small, cacheTtlSeconds: 0 });
+  if (needed.has('cached'))
+    servers.cached = await bench.startTenantql('cached', { tenantsFile: small, cacheTtlSeconds: 300 });
+  if (needed.has('big'))
+    servers.big = await bench.startTenantql('big', { tenantsFile: big, cacheTtlSeconds: 0 });
+  return servers;
+}
+
+process.exitCode = await main().catch((error: unknown) => {
+  log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return 1;
+});

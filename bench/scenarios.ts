@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { treeCpuMs } from './cpu.js';
+import type { Child } from './processes.js';
+import { seededTenantIds } from './seed.js';
+import type { Bench } from './setup.js';
+import { type Measurement, wrk } from './wrk.js';
+
+export type ServerName = 'hello' | 'main' | 'cached' | 'big';
+export type Servers = Partial<Record<ServerName, Child>>;
+
+export interface Scenario {
+  key: string;
+  title: string;
+  server: ServerName | 'raw';
+  requests?: keyof Bench['requests'];
+}
+
+/** In the order each round runs them; docs/performance.md says what each one tells. */
+export const SCENARIOS: Scenario[] = [
+  { key: 'A', title: 'bare yoga `{ hello }`', server: 'hello', requests: 'hello' },
+  { key: 'B', title: '`{ tenant { name } }`, user token', server: 'main', requests: 'tenant' },
+  { key: 'C', title: 'nested projects → tasks → assignee, cache off', server: 'main', requests: 'nested' },
+  { key: 'D', title: 'C with the response cache on (hits)', server: 'cached', requests: 'nested' },
+  { key: 'E', title: 'write mix: createTask / updateTask', server: 'main', requests: 'writes' },
+  { key: 'F·B', title: 'B with 10,000 tenants in the file', server: 'big', requests: 'tenant' },
+  { key: 'F·C', title: 'C with 10,000 tenants in the file', server: 'big', requests: 'nested' },
+  { key: 'G', title: "raw SQL of C (pg, same connections as the server's pool)", server: 'raw' },
+];
+
+export interface Timing {
+  connections: number;
+  poolMax: number;
+  warmupSeconds: number;
+  seconds: number;
+}
+
+/** One round of one scenario: a warm-up, then the measured run with CPU time per request. */
+export function measure(
+  bench: Bench,
+  servers: Servers,
+  scenario: Scenario,
+  timing: Timing,
+): Promise<Measurement> {
+  return scenario.server === 'raw'
+    ? raw(bench, timing)
+    : load(bench, servers[scenario.server]!, bench.requests[scenario.requests!], timing);
+}
+
+async function load(bench: Bench, server: Child, requestsFile: string, timing: Timing): Promise<Measurement> {
+  const base = { port: server.port, requestsFile, connections: timing.connections };
+  await wrk({ ...base, seconds: timing.warmupSeconds });
+  const cpu = () => [treeCpuMs(server.process.pid), treeCpuMs(bench.postgres.postmasterPid)] as const;
+  const before = cpu();
+  const m = await wrk({ ...base, seconds: timing.seconds });
+  const after = cpu();
+  return {
+    ...m,
+    serverCpuUs: ((after[0] - before[0]) * 1000) / m.requests,
+    pgCpuUs: ((after[1] - before[1]) * 1000) / m.requests,
+  };
+}
+
+/** Scenario G in its own process, so the bench's own event loop is not part of it. */
+function raw(bench: Bench, timing: Timing): Promise<Measurement> {
+  const options = {
+    url: bench.postgres.databaseUrl,
+    tenants: seededTenantIds(),
+    connections: timing.poolMax,
+    warmupSeconds: timing.warmupSeconds,
+    seconds: timing.seconds,
+  };
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/raw-sql.ts'], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_RAW: JSON.stringify(options) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let pgBefore = Number.NaN;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (Number.isNaN(pgBefore) && out.includes('BENCH_MEASURING'))
+        pgBefore = treeCpuMs(bench.postgres.postmasterPid);
+    });
+    child.once('error', fail);
+    child.once('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+      if (code !== 0 || !line) return fail(new Error(`raw-sql exited ${code}: ${out}`));
+      const r = JSON.parse(line.slice('BENCH_JSON '.length)) as Omit<Measurement, 'rps'> & { cpuMs: number };
+      const pgCpuUs = ((treeCpuMs(bench.postgres.postmasterPid) - pgBefore) * 1000) / r.requests;
+      done({ ...r, rps: r.requests / r.seconds, serverCpuUs: (r.cpuMs * 1000) / r.requests, pgCpuUs });
+    });
+  });
+}

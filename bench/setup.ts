@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { freePort } from '../src/db/embedded.js';
+import {
+  BIG_TENANT_COUNT,
+  perTenant,
+  QUERIES,
+  type Tokens,
+  tenantsFile,
+  userTokens,
+  writeJsonAtomically,
+  writeMix,
+  writeRequests,
+} from './fixtures.js';
+import { type Child, spawnNode } from './processes.js';
+import { SHAPE, sampleIds, seed } from './seed.js';
+import { type Postgres, startPostgres, startValkey, type Valkey } from './services.js';
+
+/** Scratch files (tenants files, request lists, server logs, profiles); .data/ is gitignored. */
+export const WORK_DIR = resolve('.data/bench');
+export const POOL_MAX = 10;
+
+export interface TenantqlOptions {
+  tenantsFile: string;
+  cacheTtlSeconds: number;
+  /** @default 'warn' */
+  logLevel?: string;
+  /** Node flags before the script, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+}
+
+export interface Bench {
+  postgres: Postgres;
+  valkey: Valkey;
+  tokens: Tokens;
+  seeded: { reused: boolean; ms: number };
+  files: { small: string; big: string };
+  requests: { hello: string; tenant: string; nested: string; writes: string; nestedWithTenant: string };
+  startTenantql(name: string, options: TenantqlOptions): Promise<Child>;
+  startHello(): Promise<Child>;
+  /** Stops every child and service this bench started, newest first. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything the scenarios share: PostgreSQL (seeded once), Valkey, tenants files, tokens,
+ * the request lists wrk rotates through, and starters for the servers under test.
+ */
+export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<Bench> {
+  await mkdir(WORK_DIR, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop().catch((e) => log(`cleanup: ${(e as Error).message}`));
+  };
+  try {
+    const postgres = await startPostgres(env);
+    stops.push(postgres.stop);
+    log(`PostgreSQL ${postgres.version}: ${postgres.source}`);
+    const valkey = await startValkey(env);
+    stops.push(valkey.stop);
+    log(`Valkey: ${valkey.source}`);
+
+    const seeded = await seed(postgres.superuserDbUrl);
+    const shape = `${SHAPE.tenants} tenants × ${SHAPE.members} members × ${SHAPE.projects} projects × ${SHAPE.tasksPerProject} tasks`;
+    log(`seed (${shape}): ${seeded.reused ? 'reused' : 'created'} in ${(seeded.ms / 1000).toFixed(1)} s`);
+
+    const files = { small: join(WORK_DIR, 'tenants-200.json'), big: join(WORK_DIR, 'tenants-10000.json') };
+    await writeJsonAtomically(files.small, tenantsFile(SHAPE.tenants));
+    await writeJsonAtomically(files.big, tenantsFile(BIG_TENANT_COUNT));
+
+    const secret = randomBytes(32).toString('base64url');
+    const serviceSecret = randomBytes(32).toString('base64url');
+    const tokens = await userTokens(secret);
+    const ids = await sampleIds(postgres.superuserDbUrl, 5);
+    const requests = {
+      hello: await writeRequests(WORK_DIR, 'hello', perTenant(tokens, QUERIES.hello, false)),
+      tenant: await writeRequests(WORK_DIR, 'tenant', perTenant(tokens, QUERIES.tenant)),
+      nested: await writeRequests(WORK_DIR, 'nested', perTenant(tokens, QUERIES.nested)),
+      writes: await writeRequests(WORK_DIR, 'writes', writeMix(tokens, ids, 2000)),
+      nestedWithTenant: await writeRequests(
+        WORK_DIR,
+        'nested-tenant',
+        perTenant(tokens, QUERIES.nestedWithTenant),
+      ),
+    };
+
+    const started = async (child: Promise<Child>) => {
+      const c = await child;
+      stops.push(() => c.stop());
+      return c;
+    };
+    return {
+      postgres,
+      valkey,
+      tokens,
+      seeded,
+      files,
+      requests,
+      close,
+      async startTenantql(name, options) {
+        const port = await freePort();
+        return started(
+          spawnNode({
+            name,
+            args: [...(options.nodeFlags ?? []), 'bin/tenantql.js', 'start'],
+            env: {
+              ...serverPassThrough(env),
+              PATH: env.PATH,
+              HOME: env.HOME,
+              NODE_ENV: 'production',
+              LOG_LEVEL: options.logLevel ?? 'warn',
+              HOST: '127.0.0.1',
+              PORT: String(port),
+              DATABASE_URL: postgres.databaseUrl,
+              DATABASE_ADMIN_URL: postgres.adminUrl,
+              VALKEY_URL: valkey.url,
+              TENANTS_FILE: options.tenantsFile,
+              JWT_SECRET: secret,
+              SERVICE_JWT_SECRET: serviceSecret,
+              CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
+              PG_POOL_MAX: String(POOL_MAX),
+            },
+            port,
+            readyPath: '/healthz',
+            logFile: join(WORK_DIR, `server-${name}.log`),
+          }),
+        );
+      },
+      async startHello() {
+        const port = await freePort();
+        return started(
+          spawnNode({
+            name: 'hello',
+            args: ['--import', 'tsx', 'bench/hello-server.ts'],
+            env: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: 'production', PORT: String(port) },
+            port,
+            readyPath: '/health',
+            logFile: join(WORK_DIR, 'server-hello.log'),
+          }),
+        );
+      },
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** BENCH_SERVER_X=v reaches every tenantql server as X=v: a lever can be tried without an edit. */
+function serverPassThrough(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith('BENCH_SERVER_') && value !== undefined)
+      out[key.slice('BENCH_SERVER_'.length)] = value;
+  }
+  return out;
+}
