@@ -19,6 +19,7 @@ import { toAdminContext } from './graphql/admin/context.js';
 import { adminSchema } from './graphql/admin/index.js';
 import { useAdminRequestLog } from './graphql/admin/request-log.js';
 import { useClientErrorCodes } from './graphql/client-error-codes.js';
+import { useCompiledExecution } from './graphql/compiled-execution.js';
 import { tenantSchema } from './graphql/index.js';
 import { limitPlugins } from './graphql/limits.js';
 import { Loaders } from './graphql/loaders.js';
@@ -123,6 +124,7 @@ export function createApp(deps: AppDeps): App {
         fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId, eventSlot) }),
         stillServed: (base) => deps.registry.current.byId(base.tenant.id)?.disabled === false,
       }),
+      ...useCompiledExecution([tenantSchema, adminSchema]),
       ...(deps.cache ? [useResponseCache(deps.cache, (result) => metrics.cacheLookups.inc({ result }))] : []),
       ...(deps.shutdownSignal ? [useEndStreamsOnShutdown(deps.shutdownSignal)] : []),
     ],

@@ -3,6 +3,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
 import { AppError, unauthenticated } from '../errors.js';
 import AuditPlugin from './audit-plugin.js';
+import { serializeDateTime } from './date-time.js';
 
 /**
  * The schema builder, with no types of its own (Pothos' app layout): each file under
@@ -11,7 +12,7 @@ import AuditPlugin from './audit-plugin.js';
 export const builder = new SchemaBuilder<{
   Context: Context;
   AuthScopes: { authenticated: boolean; user: boolean };
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: { DateTime: { Input: Date; Output: Date | string } };
   DefaultFieldNullability: false;
 }>({
   // Order matters: scope-auth wraps outside audit, so refused calls are never logged as done.
@@ -40,7 +41,7 @@ export const AUTHENTICATED = { authenticated: true } as const;
 
 builder.scalarType('DateTime', {
   description: 'An ISO-8601 timestamp in UTC.',
-  serialize: (value) => value.toISOString(),
+  serialize: serializeDateTime,
   parseValue: (value) => {
     const date = new Date(String(value));
     if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');

@@ -5,8 +5,8 @@ export interface ApiKeyRow {
   id: string;
   name: string;
   prefix: string;
-  created_at: Date;
-  revoked_at: Date | null;
+  created_at: string;
+  revoked_at: string | null;
 }
 
 const COLUMNS = 'id, name, prefix, created_at, revoked_at';

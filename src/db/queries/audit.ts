@@ -5,7 +5,7 @@ export type PrincipalKind = 'USER' | 'SERVICE' | 'API_KEY' | 'ANONYMOUS';
 export interface AuditRow {
   tenant_id: number;
   id: string;
-  at: Date;
+  at: string;
   subject: string | null;
   principal_kind: PrincipalKind;
   actor_tenant_id: number | null;

@@ -1,15 +1,18 @@
-/** Row shapes as pg returns them: bigint ids arrive as strings, timestamps as Date. */
+/**
+ * Row shapes as pg returns them: bigint ids arrive as strings, and so do timestamps (the serving
+ * pool leaves timestamptz as PostgreSQL's text, see pool.ts; the DateTime scalar converts it).
+ */
 export interface MemberRow {
   id: string;
   name: string;
   email: string;
-  created_at: Date;
+  created_at: string;
 }
 
 export interface ProjectRow {
   id: string;
   name: string;
-  created_at: Date;
+  created_at: string;
 }
 
 export type TaskStatus = 'TODO' | 'IN_PROGRESS' | 'DONE';
@@ -20,8 +23,8 @@ export interface TaskRow {
   title: string;
   status: TaskStatus;
   assignee_id: string | null;
-  created_at: Date;
-  updated_at: Date;
+  created_at: string;
+  updated_at: string;
 }
 
 /** The runner every query module takes: a request transaction, or a test's client. */

@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { unauthenticated } from '../../errors.js';
+import { serializeDateTime } from '../date-time.js';
 import type { AdminContext } from './context.js';
 
 /**
@@ -10,7 +11,7 @@ import type { AdminContext } from './context.js';
 export const adminBuilder = new SchemaBuilder<{
   Context: AdminContext;
   AuthScopes: { systemUser: boolean };
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: { DateTime: { Input: Date; Output: Date | string } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin],
@@ -26,7 +27,7 @@ export const adminBuilder = new SchemaBuilder<{
 
 adminBuilder.scalarType('DateTime', {
   description: 'An ISO-8601 timestamp in UTC.',
-  serialize: (value) => value.toISOString(),
+  serialize: serializeDateTime,
   parseValue: (value) => {
     const date = new Date(String(value));
     if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
