@@ -1,11 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { type DatabaseUrls, setupDatabase } from '../src/db/setup.js';
+import { ephemeralArgs, findValkeyServer, stopProcess } from '../src/dev/valkey-process.js';
 import { postmasterOf } from './cpu.js';
 
 export const BENCH_DATABASE = 'tenantql_bench';
@@ -67,18 +66,12 @@ export interface Valkey {
 export async function startValkey(env: NodeJS.ProcessEnv): Promise<Valkey> {
   if (env.BENCH_VALKEY_URL)
     return { url: env.BENCH_VALKEY_URL, source: 'BENCH_VALKEY_URL', stop: async () => {} };
-  const binary = await onPath(['valkey-server', 'redis-server']);
+  const binary = await findValkeyServer();
   if (!binary) throw new Error('the bench needs valkey-server or redis-server on PATH, or BENCH_VALKEY_URL');
   const port = await freePort();
-  const child = spawn(
-    binary,
-    ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1'],
-    {
-      stdio: 'ignore',
-    },
-  );
+  const child = spawn(binary, ephemeralArgs(port), { stdio: 'ignore' });
   const url = `redis://127.0.0.1:${port}`;
-  const stop = () => stopChild(child);
+  const stop = () => stopProcess(child);
   for (let attempt = 0; attempt < 100; attempt++) {
     const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     client.on('error', () => {}); // refused until it listens: expected while it starts
@@ -92,28 +85,4 @@ export async function startValkey(env: NodeJS.ProcessEnv): Promise<Valkey> {
   }
   await stop();
   throw new Error(`${binary} did not answer on port ${port}`);
-}
-
-async function onPath(names: string[]): Promise<string | undefined> {
-  for (const name of names) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      const path = join(dir, name);
-      if (
-        await access(path, constants.X_OK).then(
-          () => true,
-          () => false,
-        )
-      )
-        return path;
-    }
-  }
-  return undefined;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
 }

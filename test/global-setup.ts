@@ -1,12 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { roleNames, setupDatabase } from '../src/db/setup.js';
+import { ephemeralArgs, findValkeyServer, spawnValkey, stopProcess } from '../src/dev/valkey-process.js';
 import { requireTenantKeyspace } from './helpers/keyspace-audit.js';
 
 export interface RoleCredentials {
@@ -40,7 +40,7 @@ export default async function setup(project: TestProject): Promise<Stop> {
     for (const stop of stops.reverse()) await stop().catch((error) => console.warn('test teardown:', error));
   };
   try {
-    const valkeyServer = process.env.TEST_VALKEY_URL ? undefined : await findServer();
+    const valkeyServer = process.env.TEST_VALKEY_URL ? undefined : await findValkeyServer();
     await requireServices(valkeyServer);
 
     // allSettled: if one fails, the other has finished starting (and registered its stop).
@@ -112,61 +112,12 @@ async function startPostgres(stops: Stop[]): Promise<string> {
   return server.superuserUrl;
 }
 
-async function findServer(): Promise<string | undefined> {
-  for (const name of ['valkey-server', 'redis-server']) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      const path = join(dir, name);
-      if (
-        await access(path, constants.X_OK).then(
-          () => true,
-          () => false,
-        )
-      )
-        return path;
-    }
-  }
-  return undefined;
-}
-
 /** Memory only, loopback only, on a free port; resolves once it accepts connections. */
 async function startValkey(server: string, stops: Stop[]): Promise<string> {
   const port = await freePort();
-  const args = ['--save', '', '--appendonly', 'no', '--port', String(port), '--bind', '127.0.0.1'];
-  const child = spawn(server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  stops.push(() => stopChild(child));
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const timer = setTimeout(
-      () => fail(new Error(`${server} did not start in 10 s: ${output.trim()}`)),
-      10_000,
-    );
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        ready();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      fail(error);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${server} exited with code ${code}: ${output.trim()}`));
-    });
-  });
+  const child = await spawnValkey(server, ephemeralArgs(port));
+  stops.push(() => stopProcess(child));
   return `redis://127.0.0.1:${port}`;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
 }
 
 /** Drops this run's databases (including clones a crashed test file left) and roles. */

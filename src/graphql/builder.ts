@@ -3,7 +3,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
 import { AppError, unauthenticated } from '../errors.js';
 import AuditPlugin from './audit-plugin.js';
-import { serializeDateTime } from './date-time.js';
+import { dateTimeScalar } from './date-time.js';
 
 /**
  * The schema builder, with no types of its own (Pothos' app layout): each file under
@@ -39,15 +39,7 @@ export const builder = new SchemaBuilder<{
 /** Fields that anonymous callers may not read. */
 export const AUTHENTICATED = { authenticated: true } as const;
 
-builder.scalarType('DateTime', {
-  description: 'An ISO-8601 timestamp in UTC.',
-  serialize: serializeDateTime,
-  parseValue: (value) => {
-    const date = new Date(String(value));
-    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
-    return date;
-  },
-});
+builder.scalarType('DateTime', dateTimeScalar);
 
 builder.queryType({});
 builder.mutationType({});

@@ -9,3 +9,16 @@ export function serializeDateTime(value: Date | string): string {
   if (Number.isNaN(date.getTime())) throw new TypeError(`DateTime cannot represent ${String(value)}`);
   return date.toISOString();
 }
+
+function parseDateTime(value: unknown): Date {
+  const date = new Date(String(value));
+  if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
+  return date;
+}
+
+/** The DateTime scalar, the same on the tenant and the admin schema. */
+export const dateTimeScalar = {
+  description: 'An ISO-8601 timestamp in UTC.',
+  serialize: serializeDateTime,
+  parseValue: parseDateTime,
+};

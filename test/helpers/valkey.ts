@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
+import { ephemeralArgs, spawnValkey } from '../../src/dev/valkey-process.js';
 
 const run = promisify(execFile);
 
@@ -44,8 +45,7 @@ export class OwnServer {
 
   /** Starts the process (again, on the same port); resolves once it accepts connections. */
   async restart(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    this.#child = await spawnReady(SERVER, [...args, ...this.extraArgs]);
+    this.#child = await spawnValkey(SERVER, [...ephemeralArgs(this.port), ...this.extraArgs]);
   }
 
   async stop(): Promise<void> {
@@ -57,28 +57,6 @@ export class OwnServer {
       child.kill('SIGKILL');
     });
   }
-}
-
-async function spawnReady(command: string, args: string[]): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((ready, fail) => {
-    const timer = setTimeout(() => fail(new Error(`${command} did not start: ${output}`)), 10_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        ready();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${command} exited with ${code}: ${output}`));
-    });
-  });
-  return child;
 }
 
 /** Three masters, no replicas, on free ports (and free cluster-bus ports), in a temp dir. */
@@ -97,7 +75,7 @@ export class OwnCluster {
       for (let i = 0; i < 3; i++) {
         const [port, busPort] = [await freePort(), await freePort()];
         children.push(
-          await spawnReady(SERVER, [
+          await spawnValkey(SERVER, [
             ...['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1'],
             ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
             ...['--save', '', '--appendonly', 'no', '--dir', dir],

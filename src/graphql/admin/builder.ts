@@ -1,7 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { unauthenticated } from '../../errors.js';
-import { serializeDateTime } from '../date-time.js';
+import { dateTimeScalar } from '../date-time.js';
 import type { AdminContext } from './context.js';
 
 /**
@@ -25,15 +25,7 @@ export const adminBuilder = new SchemaBuilder<{
   },
 });
 
-adminBuilder.scalarType('DateTime', {
-  description: 'An ISO-8601 timestamp in UTC.',
-  serialize: serializeDateTime,
-  parseValue: (value) => {
-    const date = new Date(String(value));
-    if (Number.isNaN(date.getTime())) throw new TypeError('DateTime must be an ISO-8601 string');
-    return date;
-  },
-});
+adminBuilder.scalarType('DateTime', dateTimeScalar);
 
 // Type-level scopes on a root type apply to every one of its fields.
 adminBuilder.queryType({ authScopes: { systemUser: true } });
