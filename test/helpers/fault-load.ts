@@ -81,6 +81,22 @@ export async function hammer(
   return outcomes;
 }
 
+/** createProject on `host` as `tenant`, timed and classified like every other outcome. */
+export async function createProject(
+  t: TestApp,
+  host: string,
+  tenant: number,
+  token: string | undefined,
+  name: string,
+): Promise<Outcome> {
+  const started = performance.now();
+  const res = await t.gql(host, 'mutation($n: String!) { createProject(input: { name: $n }) { id name } }', {
+    token,
+    variables: { n: name },
+  });
+  return classify(res, tenant, started);
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A compact summary for assertion messages. */

@@ -1,7 +1,15 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApp } from '../helpers/app.js';
-import { classify, marker, type Outcome, seedMarkers, sleep, summary } from '../helpers/fault-load.js';
+import {
+  classify,
+  createProject,
+  marker,
+  type Outcome,
+  seedMarkers,
+  sleep,
+  summary,
+} from '../helpers/fault-load.js';
 import { OwnServer } from '../helpers/valkey.js';
 
 /**
@@ -43,17 +51,8 @@ async function read(tenant: number): Promise<Outcome & { names: string[] }> {
   return { ...classify(res, tenant, started), names };
 }
 
-async function create(tenant: number, name: string): Promise<Outcome> {
-  const started = performance.now();
-  const res = await t.gql(
-    HOSTS[tenant]!,
-    'mutation($n: String!) { createProject(input: { name: $n }) { id name } }',
-    {
-      token: tokens.get(tenant),
-      variables: { n: name },
-    },
-  );
-  return classify(res, tenant, started);
+function create(tenant: number, name: string): Promise<Outcome> {
+  return createProject(t, HOSTS[tenant]!, tenant, tokens.get(tenant), name);
 }
 
 describe('Valkey paused', () => {

@@ -3,6 +3,7 @@ import { TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import {
   classify,
+  createProject,
   hammer,
   marker,
   type Outcome,
@@ -30,16 +31,7 @@ async function read(t: TestApp, tenant: number, host = HOSTS[tenant]!): Promise<
 
 /** A write whose success the test remembers, to check it landed in the right tenant. */
 async function write(t: TestApp, tenant: number, name: string, acked: Map<string, number>): Promise<Outcome> {
-  const started = performance.now();
-  const res = await t.gql(
-    HOSTS[tenant]!,
-    'mutation($n: String!) { createProject(input: { name: $n }) { id name } }',
-    {
-      token: tokens.get(tenant),
-      variables: { n: name },
-    },
-  );
-  const outcome = classify(res, tenant, started);
+  const outcome = await createProject(t, HOSTS[tenant]!, tenant, tokens.get(tenant), name);
   if (outcome.kind === 'ok') acked.set(name, tenant);
   return outcome;
 }

@@ -1,0 +1,50 @@
+import type { ObjectRef, SchemaTypes } from '@pothos/core';
+import type { ConnectionShape } from './ids.js';
+
+interface FieldBuilder {
+  exposeBoolean(name: string): unknown;
+  exposeString(name: string, options?: object): unknown;
+  field(options: object): unknown;
+  int(options: object): unknown;
+}
+interface UntypedBuilder {
+  objectRef(name: string): { implement(options: { fields: (t: FieldBuilder) => object }): unknown };
+}
+
+/**
+ * The connection types of one schema builder: a shared `PageInfo`, and for each node type
+ * `<Name>Connection { edges { cursor node } pageInfo totalCount }` with its edge type. The
+ * tenant and admin schemas each call it once with their own builder. Pothos cannot type field
+ * definitions over a generic builder, so the inside is untyped and the signature carries the
+ * types.
+ */
+export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTypes.SchemaBuilder<Types>) {
+  const builder = typed as unknown as UntypedBuilder;
+  const PageInfo = builder.objectRef('PageInfo').implement({
+    fields: (t) => ({
+      hasNextPage: t.exposeBoolean('hasNextPage'),
+      hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
+      startCursor: t.exposeString('startCursor', { nullable: true }),
+      endCursor: t.exposeString('endCursor', { nullable: true }),
+    }),
+  });
+
+  return function connectionOf<T>(
+    name: string,
+    node: ObjectRef<Types, T>,
+  ): ObjectRef<Types, ConnectionShape<T>> {
+    const edge = builder.objectRef(`${name}Edge`).implement({
+      fields: (t) => ({
+        cursor: t.exposeString('cursor'),
+        node: t.field({ type: node, resolve: (e: { node: T }) => e.node }),
+      }),
+    });
+    return builder.objectRef(`${name}Connection`).implement({
+      fields: (t) => ({
+        edges: t.field({ type: [edge], resolve: (c: ConnectionShape<T>) => c.edges }),
+        pageInfo: t.field({ type: PageInfo, resolve: (c: ConnectionShape<T>) => c.pageInfo }),
+        totalCount: t.int({ resolve: (c: ConnectionShape<T>) => c.totalCount() }),
+      }),
+    }) as ObjectRef<Types, ConnectionShape<T>>;
+  };
+}
