@@ -7,6 +7,7 @@ import {
   SignJWT,
 } from 'jose';
 import type { Config } from '../config.js';
+import { withVerifiedTokenCache } from './verified-tokens.js';
 
 /**
  * The only importer of jose. Two independent verifiers: user tokens (JWT_SECRET / JWT_JWKS_URL)
@@ -66,7 +67,7 @@ export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>):
     ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
   };
 
-  return {
+  const verifier: TokenVerifier = {
     async verify(token) {
       // Choose the key by the declared type (normalised as jose compares it: case-insensitive,
       // optional "application/"); the signature check below is what decides.
@@ -82,6 +83,9 @@ export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>):
       return { kind: isService ? 'service' : 'user', claims: payload };
     },
   };
+  // Verdicts are reused only while no key can change under us: secrets, no JWKS.
+  const keysAreFixed = !config.jwt.jwksUrl && !config.serviceJwt.jwksUrl;
+  return keysAreFixed ? withVerifiedTokenCache(verifier) : verifier;
 }
 
 function verifyWith(

@@ -168,6 +168,22 @@ describe('user and service tokens with a shared secret (HS256)', () => {
     else expect(answer.viewer).toBeUndefined();
   });
 
+  it('a token that verified once is checked again on every request: other hosts and tampered copies fail', async () => {
+    const token = await hs256(claims({ sub: 'reused' }));
+    expect((await ask(port, HOST, token)).status).toBe(200); // verified, and remembered
+    expect(await ask(port, 'tenant2.localhost', token)).toMatchObject({
+      status: 403,
+      code: 'TENANT_MISMATCH',
+    });
+    const [header, , signature] = token.split('.');
+    const tampered = `${header}.${b64(claims({ sub: 'reused', tid: 3 }))}.${signature}`;
+    expect(await ask(port, 'tenant2.localhost', tampered)).toMatchObject({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+    });
+    expect((await ask(port, HOST, token)).viewer).toEqual({ kind: 'USER', tenantId: 2, actorTenantId: null });
+  });
+
   it('a good service token reads as SERVICE with its virtual tenant as actor', async () => {
     const token = await hs256(claims({ tid: 81, sub: 'reports' }), TEST_SERVICE_SECRET, {
       typ: 'tenantql-service+jwt',
