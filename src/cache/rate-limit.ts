@@ -16,29 +16,91 @@ export interface RateLimiter {
 
 const ALLOWED: Decision = { allowed: true };
 
-function decide(count: number, limit: RateLimit, remainingMs: number): Decision {
-  if (count <= limit.requests) return ALLOWED;
-  const seconds = remainingMs > 0 ? Math.ceil(remainingMs / 1000) : limit.perSeconds;
-  return { allowed: false, retryAfterSeconds: Math.max(1, seconds) };
+function refusal(remainingMs: number): Decision {
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)) };
 }
 
 /**
- * A fixed window per tenant, shared by every instance: INCR, EXPIRE NX and PTTL in one MULTI,
- * so counting and starting the window are atomic and cost one round trip. The window starts
- * on Valkey's clock at the tenant's first request, so instances' clocks do not matter.
- * EXPIRE NX also repairs a counter that somehow lost its TTL. Valkey away: fail open.
+ * How many requests one instance takes from Valkey at a time: 1 % of the limit (at most 100).
+ * Below 200 requests a window that is 1, so small limits are exact; above, an instance may
+ * hold up to 1 % of the window unused when it ends, and the tenant is refused that much early.
+ */
+export function leaseSize(limit: RateLimit): number {
+  return Math.max(1, Math.min(100, Math.floor(limit.requests / 100)));
+}
+
+/** What this instance holds of a tenant's current window. */
+interface Lease {
+  /** Requests taken from Valkey and not yet used. */
+  remaining: number;
+  /** When the window ends, on this process's clock. */
+  endsAt: number;
+  /** Valkey said the window is full: refuse locally until it ends. */
+  refused: boolean;
+}
+
+/**
+ * A fixed window per tenant, shared by every instance. The window lives in Valkey: INCRBY,
+ * EXPIRE NX and PTTL in one MULTI, so counting and starting the window are atomic and the
+ * window starts on Valkey's clock, whatever the instances' clocks say. Each instance takes a
+ * lease of leaseSize() requests per round trip and spends it locally, so most requests cost no
+ * round trip; once Valkey says the window is full the instance refuses locally until it ends,
+ * so a flood costs no round trips at all. EXPIRE NX also repairs a counter that somehow lost
+ * its TTL. Valkey away: fail open.
  */
 export class ValkeyRateLimiter implements RateLimiter {
-  constructor(private readonly client: ValkeyClient) {}
+  readonly #leases = new Map<string, Lease>();
+  /** The refill in flight per lease: requests finding the lease empty wait for it once. */
+  readonly #refills = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly client: ValkeyClient,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async consume(tenantId: number, limit: RateLimit): Promise<Decision> {
+    const id = `${tenantId}/${limit.perSeconds}/${limit.requests}`;
+    let waited = false;
+    for (;;) {
+      const lease = this.#leases.get(id);
+      const now = this.now();
+      if (lease && now < lease.endsAt) {
+        if (lease.refused) return refusal(lease.endsAt - now);
+        if (lease.remaining > 0) {
+          lease.remaining--;
+          return ALLOWED;
+        }
+      }
+      const pending = this.#refills.get(id);
+      if (!pending || waited) return this.#refill(id, tenantId, limit);
+      waited = true;
+      await pending;
+    }
+  }
+
+  /** Takes the next lease from Valkey; its first request is the caller's. */
+  async #refill(id: string, tenantId: number, limit: RateLimit): Promise<Decision> {
     const key = keys.rateLimit(tenantId, limit.perSeconds);
-    const result = await this.client.attempt((c) =>
-      replies(c.multi().incr(key).expire(key, limit.perSeconds, 'NX').pttl(key).exec()),
+    const size = leaseSize(limit);
+    const request = this.client.attempt((c) =>
+      replies(c.multi().incrby(key, size).expire(key, limit.perSeconds, 'NX').pttl(key).exec()),
     );
-    if (!result) return ALLOWED;
-    const [count, , remainingMs] = result as [number, number, number];
-    return decide(count, limit, remainingMs);
+    this.#refills.set(id, request);
+    try {
+      const result = await request;
+      if (!result) return ALLOWED;
+      const [count, , remainingMs] = result as [number, number, number];
+      const granted = Math.max(0, Math.min(size, limit.requests - (count - size)));
+      const windowMs = remainingMs > 0 ? remainingMs : limit.perSeconds * 1000;
+      this.#leases.set(id, {
+        remaining: Math.max(0, granted - 1),
+        endsAt: this.now() + windowMs,
+        refused: granted === 0,
+      });
+      return granted > 0 ? ALLOWED : refusal(windowMs);
+    } finally {
+      if (this.#refills.get(id) === request) this.#refills.delete(id);
+    }
   }
 }
 
@@ -55,13 +117,13 @@ export class MemoryRateLimiter implements RateLimiter {
       this.#windows.set(key, window);
     }
     window.count++;
-    return decide(window.count, limit, window.endsAt - now);
+    return window.count <= limit.requests ? ALLOWED : refusal(window.endsAt - now);
   }
 }
 
 /**
  * Counts each GraphQL request against its tenant's `rateLimit`, after the tenant is known and
- * before the token is verified or the query parsed, so a flood costs one Valkey round trip.
+ * before the token is verified or the query parsed: a flood is refused before any other work.
  */
 export function useRateLimit(limiter: RateLimiter, onRejected: () => void = () => {}): Plugin {
   return {

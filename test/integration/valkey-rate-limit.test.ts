@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../src/cache/keyspace.js';
+import { leaseSize } from '../../src/cache/rate-limit.js';
+import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
+import { silentLogger } from '../../src/logger.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { type Peer, startPeer } from '../helpers/instances.js';
 import { sharedValkeyUrl } from '../helpers/valkey.js';
@@ -83,5 +86,55 @@ describe('rate limits', () => {
       status = (await t.gql(host, QUERY)).status;
     }
     expect(status).toBe(200);
+  });
+});
+
+describe('rate-limit leases', () => {
+  // Two limiters are two instances: each takes leases from the same Valkey window.
+  let instances: ValkeyServices[];
+  beforeAll(async () => {
+    const config = { valkeyUrl: url, valkeyClusterNodes: undefined, cacheTtlSeconds: 0 };
+    instances = [
+      await startValkeyServices(config, silentLogger),
+      await startValkeyServices(config, silentLogger),
+    ];
+  });
+  afterAll(async () => {
+    for (const instance of instances ?? []) await instance.close();
+  });
+
+  it('are 1 % of the limit, at most 100, and 1 below 200 requests, so small limits stay exact', () => {
+    expect(
+      [3, 199, 200, 600, 10_000, 1e9].map((requests) => leaseSize({ requests, perSeconds: 60 })),
+    ).toEqual([1, 1, 2, 6, 100, 100]);
+  });
+
+  it('cost one round trip per lease: concurrent requests wait for the refill in flight', async () => {
+    const limit = { requests: 100_000, perSeconds: 60 };
+    const [one] = instances;
+    const first = await Promise.all(Array.from({ length: 50 }, () => one!.rateLimiter.consume(20, limit)));
+    expect(first.every((d) => d.allowed)).toBe(true);
+    expect(Number(await redis.get(keys.rateLimit(20, 60)))).toBe(100); // one lease for all 50
+    for (let i = 0; i < 100; i++) expect((await one!.rateLimiter.consume(20, limit)).allowed).toBe(true);
+    expect(Number(await redis.get(keys.rateLimit(20, 60)))).toBe(200); // 150 used: two leases
+  });
+
+  it('allow exactly the limit across instances, then refuse without asking Valkey', async () => {
+    const limit = { requests: 1_000, perSeconds: 60 }; // leases of 10
+    let allowed = 0;
+    let refused = 0;
+    for (let i = 0; i < 1_200; i++) {
+      const decision = await instances[i % 2]!.rateLimiter.consume(21, limit);
+      if (decision.allowed) allowed++;
+      else {
+        refused++;
+        expect(decision.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+        expect(decision.retryAfterSeconds).toBeLessThanOrEqual(60);
+      }
+    }
+    expect(allowed).toBe(1_000);
+    expect(refused).toBe(200);
+    // Each instance asked once more, was refused, and from then on refused locally.
+    expect(Number(await redis.get(keys.rateLimit(21, 60)))).toBe(1_020);
   });
 });
