@@ -1,4 +1,4 @@
-import { BREAK, type DocumentNode, getOperationAST, print, visit } from 'graphql';
+import { BREAK, type DocumentNode, type ExecutionResult, getOperationAST, print, visit } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
 import type { Context } from '../context.js';
@@ -76,6 +76,24 @@ function viewer(principal: Principal): unknown[] {
   }
 }
 
+/** yoga writes a result with its `stringify` when it has one (plugins/result-processor/stringify.ts). */
+type Serialisable = ExecutionResult & { stringify?: (result: ExecutionResult) => string };
+
+/**
+ * A hit: yoga writes the stored body as it is. `data` is parsed only if some plugin reads it
+ * (none on the hit path does), so a hit costs neither JSON.parse nor JSON.stringify.
+ */
+function servedAsStored(body: string): Serialisable {
+  let data: Record<string, unknown> | undefined;
+  return {
+    get data() {
+      data ??= (JSON.parse(body) as { data: Record<string, unknown> }).data;
+      return data;
+    },
+    stringify: () => body,
+  };
+}
+
 /**
  * Serves queries from the response cache and invalidates the tenant's entries when a mutation
  * commits. Placed after useRequestTransaction: on a hit no resolver runs and no connection is
@@ -113,15 +131,24 @@ export function useResponseCache(
       const request = ctx.request;
       if (outcomes.get(request) !== 'miss') outcomes.set(request, lookup.hit ? 'hit' : 'miss');
       if (lookup.hit) {
-        setResultAndStopExecution({ data: lookup.data });
+        setResultAndStopExecution(servedAsStored(lookup.body));
         return;
       }
       const store = lookup.store;
       if (!store) return;
       return {
-        onExecuteDone({ result }) {
+        onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || result.errors?.length || !result.data) return;
-          store(result.data as Record<string, unknown>);
+          // Store the very bytes yoga writes: the response is serialised once, not twice.
+          const stringify = (result as Serialisable).stringify ?? JSON.stringify;
+          setResult({
+            ...result,
+            stringify: (serialised: ExecutionResult) => {
+              const body = stringify(serialised);
+              if (!serialised.errors && !serialised.extensions) store(body);
+              return body;
+            },
+          } as Serialisable);
         },
       };
     },

@@ -66,13 +66,18 @@ export const channels = {
   events: (tenantId: number, topic: Topic) => `${tenantTag(tenantId)}events:${topic}`,
 } as const;
 
-/** A cached response: the tenant and generation it was computed under, and its `data`. */
-const cacheEntry = z.object({
-  t: tenantId,
-  g: z.number().int().min(0),
-  d: z.record(z.string(), z.unknown()),
-});
-export type CacheEntry = z.infer<typeof cacheEntry>;
+/**
+ * A cached response: `<tenant>:<generation>:<body>`, the body being the exact JSON the client
+ * was sent (`{"data":…}`). The header is read without parsing the body, so a hit is served as
+ * stored bytes; the tenant in it is checked on every read.
+ */
+export interface CacheEntry {
+  t: number;
+  g: number;
+  body: string;
+}
+const CACHE_ENTRY_HEAD = /^([1-9][0-9]{0,9}):(0|[1-9][0-9]{0,14}):/;
+const isResponseBody = (body: string) => body.startsWith('{"data":{') && body.endsWith('}');
 
 function parse<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | undefined {
   if (typeof raw !== 'string' || raw === '') return undefined;
@@ -89,10 +94,12 @@ function parse<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | und
  * another tenant is a miss (undefined), never a crash and never another tenant's data.
  */
 export const values = {
-  encodeCacheEntry: (entry: CacheEntry): string => JSON.stringify(entry),
+  encodeCacheEntry: (entry: CacheEntry): string => `${entry.t}:${entry.g}:${entry.body}`,
   decodeCacheEntry(raw: string | null | undefined, expectedTenant: number): CacheEntry | undefined {
-    const entry = parse(cacheEntry, raw);
-    return entry?.t === expectedTenant ? entry : undefined;
+    const head = typeof raw === 'string' ? CACHE_ENTRY_HEAD.exec(raw) : null;
+    if (!head || Number(head[1]) !== expectedTenant) return undefined;
+    const body = raw!.slice(head[0].length);
+    return isResponseBody(body) ? { t: expectedTenant, g: Number(head[2]), body } : undefined;
   },
   /** A counter as Valkey returns it; absent is 0, anything but a non-negative integer is undefined. */
   decodeCounter(raw: string | null | undefined): number | undefined {

@@ -16,9 +16,10 @@ export interface CacheBackend {
   invalidate(tenantId: number): Promise<boolean>;
 }
 
+/** A hit is the response body as it was sent; a miss may offer to store the one about to be sent. */
 export type Lookup =
-  | { readonly hit: true; readonly data: Record<string, unknown> }
-  | { readonly hit: false; readonly store?: (data: Record<string, unknown>) => void };
+  | { readonly hit: true; readonly body: string }
+  | { readonly hit: false; readonly store?: (body: string) => void };
 
 /** Entries above this size are not cached: one response must not fill a tenant's share of memory. */
 const MAX_ENTRY_BYTES = 512 * 1024;
@@ -48,11 +49,11 @@ export class ResponseCache {
     if (!read || read.generation === undefined) return MISS_NO_STORE;
     const generation = read.generation;
     const entry = values.decodeCacheEntry(read.raw, tenantId);
-    if (entry && entry.g === generation) return { hit: true, data: entry.d };
+    if (entry && entry.g === generation) return { hit: true, body: entry.body };
     return {
       hit: false,
-      store: (data) => {
-        const raw = values.encodeCacheEntry({ t: tenantId, g: generation, d: data });
+      store: (body) => {
+        const raw = values.encodeCacheEntry({ t: tenantId, g: generation, body });
         if (raw.length <= MAX_ENTRY_BYTES) void this.backend.write(tenantId, field, raw, this.ttlSeconds);
       },
     };

@@ -29,10 +29,26 @@ describe('keyspace', () => {
   });
 
   it('reads a garbled, mis-shaped or foreign value as a miss', () => {
-    const entry = values.encodeCacheEntry({ t: 2, g: 4, d: { a: 1 } });
-    expect(values.decodeCacheEntry(entry, 2)).toEqual({ t: 2, g: 4, d: { a: 1 } });
+    const body = '{"data":{"a":1}}';
+    const entry = values.encodeCacheEntry({ t: 2, g: 4, body });
+    expect(entry).toBe('2:4:{"data":{"a":1}}');
+    expect(values.decodeCacheEntry(entry, 2)).toEqual({ t: 2, g: 4, body });
     expect(values.decodeCacheEntry(entry, 3)).toBeUndefined();
-    for (const raw of [null, '', '{', '[]', '{"t":2,"g":"4","d":{}}', '{"t":2,"g":1,"d":[]}']) {
+    expect(values.decodeCacheEntry('20:4:{"data":{"a":1}}', 2)).toBeUndefined();
+    for (const raw of [
+      null,
+      '',
+      '{',
+      '[]',
+      '{"t":2,"g":4,"d":{}}', // the old format
+      '2:x:{"data":{}}',
+      '2:04:{"data":{}}',
+      '02:4:{"data":{}}',
+      '2:4:',
+      '2:4:{"errors":[]}',
+      '2:4:{"data":{"a":', // cut short
+      '2:4:<html>',
+    ]) {
       expect(values.decodeCacheEntry(raw, 2)).toBeUndefined();
     }
     expect(values.decodeCounter(null)).toBe(0);
