@@ -1,3 +1,4 @@
+import { printSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createApiKeyLookup } from './auth/api-key-principal.js';
 import { useAuthentication } from './auth/plugin.js';
@@ -5,6 +6,7 @@ import type { Principal } from './auth/principal.js';
 import type { TokenVerifier } from './auth/verify.js';
 import { useResponseCache } from './cache/cache-plugin.js';
 import { EventBus } from './cache/events.js';
+import { hashSegment } from './cache/keyspace.js';
 import { type RateLimiter, useRateLimit } from './cache/rate-limit.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
@@ -125,10 +127,26 @@ export function createApp(deps: AppDeps): App {
         stillServed: (base) => deps.registry.current.byId(base.tenant.id)?.disabled === false,
       }),
       ...useCompiledExecution([tenantSchema, adminSchema]),
-      ...(deps.cache ? [useResponseCache(deps.cache, (result) => metrics.cacheLookups.inc({ result }))] : []),
+      ...(deps.cache
+        ? [
+            useResponseCache({
+              cache: deps.cache,
+              schemaVersion: schemaVersion(config),
+              onLookup: (result) => metrics.cacheLookups.inc({ result }),
+            }),
+          ]
+        : []),
       ...(deps.shutdownSignal ? [useEndStreamsOnShutdown(deps.shutdownSignal)] : []),
     ],
   });
+}
+
+/**
+ * Part of every response-cache key: a deploy that changes the tenant schema or the query limits
+ * never serves an entry that was validated under the old ones.
+ */
+function schemaVersion(config: Config): string {
+  return hashSegment(printSchema(tenantSchema) + JSON.stringify(config.limits));
 }
 
 function buildContext(

@@ -10,17 +10,6 @@ export interface ObservabilityOptions {
   graphqlEndpoint: string;
 }
 
-interface Operation {
-  type: string;
-  name: string | undefined;
-}
-
-/** What GraphQL told us about a request: its operations and the error codes of its results. */
-interface Seen {
-  operations: Operation[];
-  errorCodes: Set<string>;
-}
-
 /**
  * One log line and one set of metrics per request, and the request id echoed in `x-request-id`.
  * It runs first, so the id and the start time exist before any other plugin looks.
@@ -30,18 +19,11 @@ interface Seen {
  */
 export function useObservability(options: ObservabilityOptions): Plugin {
   const { logger, metrics, graphqlEndpoint } = options;
-  const seen = new WeakMap<Request, Seen>();
-  const seenOf = (request: Request) => {
-    let entry = seen.get(request);
-    if (!entry) {
-      entry = { operations: [], errorCodes: new Set() };
-      seen.set(request, entry);
-    }
-    return entry;
-  };
+  /** The error codes of each request's results. */
+  const errorCodes = new WeakMap<Request, Set<string>>();
   const recordOperation = (request: Request, document: DocumentNode, operationName?: string | null) => {
     const operation = getOperationAST(document, operationName);
-    seenOf(request).operations.push({
+    stateOf(request).operations.push({
       type: operation?.operation ?? 'unknown',
       name: operation?.name?.value ?? operationName ?? undefined,
     });
@@ -61,7 +43,9 @@ export function useObservability(options: ObservabilityOptions): Plugin {
       if (!result || isAsyncIterable(result)) return;
       for (const error of result.errors ?? []) {
         const code = error.extensions?.code;
-        seenOf(request).errorCodes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
+        const codes = errorCodes.get(request) ?? new Set<string>();
+        codes.add(typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR');
+        errorCodes.set(request, codes);
       }
     },
     onResponse({ request, response }) {
@@ -69,10 +53,11 @@ export function useObservability(options: ObservabilityOptions): Plugin {
       response.headers.set('x-request-id', state.requestId);
       const durationMs = Math.round((performance.now() - state.startedAt) * 10) / 10;
       const path = new URL(request.url).pathname;
-      const { operations, errorCodes } = seen.get(request) ?? { operations: [], errorCodes: new Set() };
+      const { operations } = state;
+      const codes = errorCodes.get(request);
       const operation = operations.length > 1 ? 'batch' : (operations[0]?.type ?? 'none');
       const status = response.status;
-      const outcome = status >= 400 ? 'rejected' : errorCodes.size > 0 ? 'error' : 'ok';
+      const outcome = status >= 400 ? 'rejected' : codes ? 'error' : 'ok';
       const line = {
         requestId: state.requestId,
         method: request.method,
@@ -88,7 +73,7 @@ export function useObservability(options: ObservabilityOptions): Plugin {
             .map((o) => o.name)
             .filter(Boolean)
             .join(',') || undefined,
-        errors: errorCodes.size > 0 ? [...errorCodes] : undefined,
+        errors: codes ? [...codes] : undefined,
       };
 
       if (path !== graphqlEndpoint) {

@@ -10,6 +10,8 @@ import type { Tenant } from './tenancy/tenants-file.js';
 export interface RequestState {
   readonly requestId: string;
   readonly startedAt: number;
+  /** The GraphQL operations run (or served from the cache) for this request, for its log line. */
+  readonly operations: { type: string; name: string | undefined }[];
   /** The snapshot the request started with; a reload mid-request does not change it. */
   tenants?: TenantSet;
   tenant?: Tenant;
@@ -26,6 +28,7 @@ export function stateOf(request: Request): RequestState {
     state = {
       requestId: request.headers.get('x-request-id')?.slice(0, 64) || crypto.randomUUID(),
       startedAt: performance.now(),
+      operations: [],
     };
     states.set(request, state);
   }

@@ -1,7 +1,9 @@
-import { BREAK, type DocumentNode, type ExecutionResult, getOperationAST, print, visit } from 'graphql';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { BREAK, type DocumentNode, type ExecutionResult, getOperationAST, visit } from 'graphql';
+import { type GraphQLParams, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import type { Principal } from '../auth/principal.js';
 import type { Context } from '../context.js';
+import { stateOf } from '../request-state.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { hashSegment } from './keyspace.js';
 import type { ResponseCache } from './response-cache.js';
@@ -10,13 +12,16 @@ import type { ResponseCache } from './response-cache.js';
 export const CACHE_HEADER = 'x-tenantql-cache';
 
 /** Bumped when the cached shape changes, so a deploy never reads entries of the old format. */
-const FORMAT = 1;
+const FORMAT = 2;
+/** Bounds the memory of `known` (query texts and what they are), in characters of text. */
+const KNOWN_TEXTS_MAX_CHARS = 4_000_000;
 
 interface Operation {
   readonly kind: 'query' | 'mutation' | 'subscription' | undefined;
+  /** The operation's own name, for the request log. */
+  readonly name: string | undefined;
   /** A query without __schema/__type: introspection is cheap and must follow the live schema. */
   readonly cacheable: boolean;
-  readonly documentId: string;
 }
 
 // yoga's parser cache hands out one DocumentNode per query text, so this runs once per text.
@@ -31,7 +36,7 @@ function describe(document: DocumentNode, operationName: string | null | undefin
   const name = operationName ?? '';
   let operation = byName.get(name);
   if (!operation) {
-    const kind = getOperationAST(document, operationName)?.operation;
+    const ast = getOperationAST(document, operationName);
     let introspection = false;
     visit(document, {
       Field(node) {
@@ -41,11 +46,8 @@ function describe(document: DocumentNode, operationName: string | null | undefin
         }
       },
     });
-    operation = {
-      kind,
-      cacheable: kind === 'query' && !introspection,
-      documentId: hashSegment(print(document)),
-    };
+    const kind = ast?.operation;
+    operation = { kind, name: ast?.name?.value, cacheable: kind === 'query' && !introspection };
     byName.set(name, operation);
   }
   return operation;
@@ -94,48 +96,98 @@ function servedAsStored(body: string): Serialisable {
   };
 }
 
+/** The GraphQL parameters of one operation (one per item of a batch). */
+type Params = GraphQLParams;
+
 /**
  * Serves queries from the response cache and invalidates the tenant's entries when a mutation
- * commits. Placed after useRequestTransaction: on a hit no resolver runs and no connection is
- * borrowed; on a miss the result is stored after the transaction has finished successfully.
+ * commits.
+ *
+ * A query text seen before is looked up in onParams, before yoga parses, validates or builds a
+ * context: a hit costs the tenancy, auth and rate-limit hooks and one Valkey round trip. Skipping
+ * validation there is sound because an entry exists only for a text that ran without errors
+ * under this same schema and limits (`schemaVersion` is part of the key), tenant settings and
+ * viewer. A text seen for the first time is looked up in onExecute instead, once yoga has said
+ * what it is; from then on `known` remembers whether it is a cacheable query (a fact about the
+ * text, the same for every tenant, like yoga's own parse cache). Mutations never cost a lookup.
+ *
+ * Placed after useRequestTransaction: on a hit no resolver runs and no connection is borrowed;
+ * on a miss the body is stored as yoga writes it, after the transaction finished successfully.
  */
-export function useResponseCache(
-  cache: ResponseCache,
-  onLookup: (result: 'hit' | 'miss') => void = () => {},
-): Plugin<Context> {
+export function useResponseCache(options: {
+  cache: ResponseCache;
+  /** Changes whenever the schema or the query limits do; see app.ts. */
+  schemaVersion: string;
+  onLookup?: (result: 'hit' | 'miss') => void;
+}): Plugin<Context> {
+  const { cache, schemaVersion, onLookup = () => {} } = options;
   const outcomes = new WeakMap<Request, 'hit' | 'miss'>();
+  /** Misses found in onParams, for onExecute to store the result under. */
+  const stores = new WeakMap<Params, ((body: string) => void) | undefined>();
+  const known = new LRUCache<string, Operation>({
+    maxSize: KNOWN_TEXTS_MAX_CHARS,
+    sizeCalculation: (_operation, text) => text.length,
+  });
+  const textKey = (params: Params) => `${params.operationName ?? ''}\n${params.query}`;
+
+  const lookup = async (request: Request, tenant: Tenant, principal: Principal, params: Params) => {
+    const field = hashSegment(
+      JSON.stringify([
+        FORMAT,
+        schemaVersion,
+        fingerprint(tenant),
+        viewer(principal),
+        params.query,
+        params.operationName ?? null,
+        params.variables ?? null,
+      ]),
+    );
+    const found = await cache.lookup(tenant.id, field);
+    onLookup(found.hit ? 'hit' : 'miss');
+    if (outcomes.get(request) !== 'miss') outcomes.set(request, found.hit ? 'hit' : 'miss');
+    return found;
+  };
+
   return {
+    async onParams({ params, request, setResult }) {
+      if (typeof params.query !== 'string') return; // yoga answers that request with 400
+      const operation = known.get(textKey(params));
+      if (!operation?.cacheable) return;
+      const { tenant, principal } = stateOf(request);
+      // The system tenant reads across tenants (BYPASSRLS): no tenant's mutation could invalidate it.
+      if (!tenant || !principal || tenant.kind === 'system') return;
+      const found = await lookup(request, tenant, principal, params);
+      if (found.hit) {
+        stateOf(request).operations.push({ type: 'query', name: operation.name });
+        setResult(servedAsStored(found.body));
+      } else {
+        stores.set(params, found.store);
+      }
+    },
     async onExecute({ args, setResultAndStopExecution }) {
-      const ctx = args.contextValue;
+      const ctx = args.contextValue as Context & { request: Request; params: Params };
       const operation = describe(args.document, args.operationName);
+      if (typeof ctx.params?.query === 'string') known.set(textKey(ctx.params), operation);
       if (operation.kind === 'mutation') {
         const tenantId = ctx.tenant.id;
         ctx.db.afterCommit(() => cache.invalidate(tenantId));
         return;
       }
-      // The system tenant reads across tenants (BYPASSRLS): no tenant's mutation could invalidate it.
       if (!operation.cacheable || ctx.tenant.kind === 'system') return;
 
-      const field = hashSegment(
-        JSON.stringify([
-          FORMAT,
-          fingerprint(ctx.tenant),
-          viewer(ctx.principal),
-          operation.documentId,
-          args.operationName ?? null,
-          args.variableValues ?? null,
-        ]),
-      );
-      const lookup = await cache.lookup(ctx.tenant.id, field);
-      onLookup(lookup.hit ? 'hit' : 'miss');
-      const request = ctx.request;
-      if (outcomes.get(request) !== 'miss') outcomes.set(request, lookup.hit ? 'hit' : 'miss');
-      if (lookup.hit) {
-        setResultAndStopExecution(servedAsStored(lookup.body));
-        return;
+      let store: ((body: string) => void) | undefined;
+      if (stores.has(ctx.params)) {
+        store = stores.get(ctx.params);
+      } else {
+        const found = await lookup(ctx.request, ctx.tenant, ctx.principal, ctx.params);
+        if (found.hit) {
+          setResultAndStopExecution(servedAsStored(found.body));
+          return;
+        }
+        store = found.store;
       }
-      const store = lookup.store;
       if (!store) return;
+      const storeBody = store;
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || result.errors?.length || !result.data) return;
@@ -145,7 +197,7 @@ export function useResponseCache(
             ...result,
             stringify: (serialised: ExecutionResult) => {
               const body = stringify(serialised);
-              if (!serialised.errors && !serialised.extensions) store(body);
+              if (!serialised.errors && !serialised.extensions) storeBody(body);
               return body;
             },
           } as Serialisable);

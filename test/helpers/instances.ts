@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
+import type { Config } from '../../src/config.js';
 import { createPool } from '../../src/db/pool.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import type { GraphQLResponse, TestApp } from './app.js';
@@ -10,11 +11,15 @@ import type { GraphQLResponse, TestApp } from './app.js';
  * A second server instance on the same database and Valkey (its own pool and Valkey
  * connections, as another process would have), sharing only the tenants file.
  */
-export async function startPeer(t: TestApp, logger: Logger = silentLogger): Promise<Peer> {
+export async function startPeer(
+  t: TestApp,
+  logger: Logger = silentLogger,
+  config: Config = t.config,
+): Promise<Peer> {
   const pool = createPool({ url: t.db.appUrl, max: 4, logger, applicationName: 'tenantql-peer' });
-  const valkey = await startValkeyServices(t.config, logger);
+  const valkey = await startValkeyServices(config, logger);
   const app = createApp({
-    config: t.config,
+    config,
     logger,
     registry: t.registry,
     pool,

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
 import { keys } from '../../src/cache/keyspace.js';
+import { createLogger, silentLogger } from '../../src/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { type Peer, startPeer } from '../helpers/instances.js';
 import { sharedValkeyUrl } from '../helpers/valkey.js';
@@ -13,6 +14,21 @@ const PROJECTS = '{ projects(first: 10) { edges { node { name } } } }';
 const names = (res: { body: { data?: any } }) =>
   res.body.data.projects.edges.map((e: { node: { name: string } }) => e.node.name);
 
+/** The app's JSON log lines. */
+const log = {
+  text: '',
+  write(chunk: string) {
+    this.text += chunk;
+  },
+  requestLine(requestId: string): Record<string, unknown> | undefined {
+    return this.text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+      .find((line) => line.msg === 'request' && line.requestId === requestId);
+  },
+};
+
 let t: TestApp;
 let peer: Peer;
 let redis: Redis;
@@ -22,7 +38,11 @@ let tokenB: string;
 beforeAll(async () => {
   redis = new Redis(url);
   await redis.flushdb();
-  t = await TestApp.start({ valkeyUrl: url, env: { CACHE_TTL_SECONDS: '30' } });
+  t = await TestApp.start({
+    valkeyUrl: url,
+    env: { CACHE_TTL_SECONDS: '30' },
+    logger: createLogger({ level: 'info', pretty: false, destination: log }),
+  });
   peer = await startPeer(t);
   [tokenA, tokenB] = await Promise.all([t.token(2), t.token(3)]);
   for (const [host, token, name] of [
@@ -79,6 +99,30 @@ describe('response cache', () => {
     const batch = await post([{ query }, { query: '{ tenant { id } }' }, { query }]);
     expect(batch.cache).toBe('hit');
     expect(batch.text).toBe(`[${miss.text},{"data":{"tenant":{"id":2}}},${miss.text}]`);
+  });
+
+  it('serves a text it knows before parsing it, logged as its operation, keyed by schema and limits', async () => {
+    const query = 'query Names { projects(first: 2) { edges { node { name } } } }';
+    await t.gql(A, query, { token: tokenA });
+    const hit = await t.gql(A, query, { token: tokenA, headers: { 'x-request-id': 'early-hit' } });
+    expect(hit.headers.get(CACHE_HEADER)).toBe('hit');
+    expect(names(hit)).toEqual(['alpha-of-A']);
+    expect(log.requestLine('early-hit')).toMatchObject({
+      operationType: 'query',
+      operationName: 'Names',
+      outcome: 'ok',
+      status: 200,
+    });
+
+    // An instance with other limits (a deploy that changed them) never reads those entries.
+    const limits = { ...t.config.limits, maxDepth: t.config.limits.maxDepth + 1 };
+    const other = await startPeer(t, silentLogger, { ...t.config, limits });
+    try {
+      expect((await other.gql(A, query, { token: tokenA })).headers.get(CACHE_HEADER)).toBe('miss');
+      expect((await other.gql(A, query, { token: tokenA })).headers.get(CACHE_HEADER)).toBe('hit');
+    } finally {
+      await other.close();
+    }
   });
 
   it('invalidates the mutating tenant only, on every instance', async () => {
@@ -171,5 +215,20 @@ describe('response cache', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(await redis.hget(keys.cacheEntries(2), field)).not.toBeNull(); // stored…
     expect((await cache.lookup(2, field)).hit).toBe(false); // …but never served
+  });
+
+  it('never serves a mutation text from the cache, however often it is sent (runs last: it adds rows)', async () => {
+    const mutation = 'mutation { createProject(input: { name: "repeat" }) { name } }';
+    for (let i = 0; i < 3; i++) {
+      const res = await t.gql(A, mutation, { token: tokenA });
+      expect(res.headers.get(CACHE_HEADER)).toBeNull();
+      expect(res.body.data).toEqual({ createProject: { name: 'repeat' } });
+    }
+    const list = await t.gql(A, '{ projects(first: 50) { totalCount } }', { token: tokenA });
+    const count = (list.body.data as { projects: { totalCount: number } }).projects.totalCount;
+    await t.gql(A, mutation, { token: tokenA });
+    const after = await t.gql(A, '{ projects(first: 50) { totalCount } }', { token: tokenA });
+    expect(after.headers.get(CACHE_HEADER)).toBe('miss');
+    expect((after.body.data as { projects: { totalCount: number } }).projects.totalCount).toBe(count + 1);
   });
 });
