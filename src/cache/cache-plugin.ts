@@ -82,17 +82,20 @@ function viewer(principal: Principal): unknown[] {
 type Serialisable = ExecutionResult & { stringify?: (result: ExecutionResult) => string };
 
 /**
- * A hit: yoga writes the stored body as it is. `data` is parsed only if some plugin reads it
- * (none on the hit path does), so a hit costs neither JSON.parse nor JSON.stringify.
+ * A hit: yoga writes the stored bytes as they are. Its `stringify` hands them to
+ * `new Response(…)` for a single result (whatwg-node writes a Buffer body straight to the
+ * socket) or joins them into a batch's text (Buffer#toString is UTF-8): no JSON.parse, no
+ * JSON.stringify, no UTF-8 round trip. `data` is parsed only if some plugin reads it (none on
+ * the hit path does).
  */
-function servedAsStored(body: string): Serialisable {
+function servedAsStored(body: Buffer): Serialisable {
   let data: Record<string, unknown> | undefined;
   return {
     get data() {
-      data ??= (JSON.parse(body) as { data: Record<string, unknown> }).data;
+      data ??= (JSON.parse(body.toString()) as { data: Record<string, unknown> }).data;
       return data;
     },
-    stringify: () => body,
+    stringify: () => body as unknown as string,
   };
 }
 

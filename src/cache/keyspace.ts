@@ -68,16 +68,17 @@ export const channels = {
 
 /**
  * A cached response: `<tenant>:<generation>:<body>`, the body being the exact JSON the client
- * was sent (`{"data":…}`). The header is read without parsing the body, so a hit is served as
- * stored bytes; the tenant in it is checked on every read.
+ * was sent (`{"data":…}`). It is read as bytes and its header without parsing the body, so a
+ * hit is written to the socket as stored; the tenant in it is checked on every read.
  */
 export interface CacheEntry {
   t: number;
   g: number;
-  body: string;
+  body: Buffer;
 }
-const CACHE_ENTRY_HEAD = /^([1-9][0-9]{0,9}):(0|[1-9][0-9]{0,14}):/;
-const isResponseBody = (body: string) => body.startsWith('{"data":{') && body.endsWith('}');
+const COLON = 0x3a;
+const CLOSING_BRACE = 0x7d;
+const BODY_START = '{"data":{';
 
 function parse<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | undefined {
   if (typeof raw !== 'string' || raw === '') return undefined;
@@ -94,12 +95,19 @@ function parse<T>(schema: z.ZodType<T>, raw: string | null | undefined): T | und
  * another tenant is a miss (undefined), never a crash and never another tenant's data.
  */
 export const values = {
-  encodeCacheEntry: (entry: CacheEntry): string => `${entry.t}:${entry.g}:${entry.body}`,
-  decodeCacheEntry(raw: string | null | undefined, expectedTenant: number): CacheEntry | undefined {
-    const head = typeof raw === 'string' ? CACHE_ENTRY_HEAD.exec(raw) : null;
-    if (!head || Number(head[1]) !== expectedTenant) return undefined;
-    const body = raw!.slice(head[0].length);
-    return isResponseBody(body) ? { t: expectedTenant, g: Number(head[2]), body } : undefined;
+  encodeCacheEntry: (t: number, g: number, body: string): string => `${t}:${g}:${body}`,
+  decodeCacheEntry(raw: Buffer | null | undefined, expectedTenant: number): CacheEntry | undefined {
+    if (!raw) return undefined;
+    const afterTenant = raw.indexOf(COLON);
+    const afterGeneration = afterTenant > 0 ? raw.indexOf(COLON, afterTenant + 1) : -1;
+    if (afterGeneration < 0 || afterGeneration > 30) return undefined;
+    const tenant = raw.toString('latin1', 0, afterTenant);
+    const generation = raw.toString('latin1', afterTenant + 1, afterGeneration);
+    if (tenant !== String(expectedTenant) || !/^(0|[1-9][0-9]{0,14})$/.test(generation)) return undefined;
+    const body = raw.subarray(afterGeneration + 1);
+    const isResponse =
+      body.toString('latin1', 0, BODY_START.length) === BODY_START && body.at(-1) === CLOSING_BRACE;
+    return isResponse ? { t: expectedTenant, g: Number(generation), body } : undefined;
   },
   /** A counter as Valkey returns it; absent is 0, anything but a non-negative integer is undefined. */
   decodeCounter(raw: string | null | undefined): number | undefined {

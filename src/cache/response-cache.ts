@@ -10,7 +10,7 @@ export interface CacheBackend {
   read(
     tenantId: number,
     field: string,
-  ): Promise<{ generation: number | undefined; raw: string | null } | undefined>;
+  ): Promise<{ generation: number | undefined; raw: Buffer | null } | undefined>;
   write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void>;
   /** Moves the generation on (hiding every entry) and drops the entries; false if it could not. */
   invalidate(tenantId: number): Promise<boolean>;
@@ -18,7 +18,7 @@ export interface CacheBackend {
 
 /** A hit is the response body as it was sent; a miss may offer to store the one about to be sent. */
 export type Lookup =
-  | { readonly hit: true; readonly body: string }
+  | { readonly hit: true; readonly body: Buffer }
   | { readonly hit: false; readonly store?: (body: string) => void };
 
 /** Entries above this size are not cached: one response must not fill a tenant's share of memory. */
@@ -53,7 +53,7 @@ export class ResponseCache {
     return {
       hit: false,
       store: (body) => {
-        const raw = values.encodeCacheEntry({ t: tenantId, g: generation, body });
+        const raw = values.encodeCacheEntry(tenantId, generation, body);
         if (raw.length <= MAX_ENTRY_BYTES) void this.backend.write(tenantId, field, raw, this.ttlSeconds);
       },
     };
@@ -76,11 +76,15 @@ export class ValkeyCacheBackend implements CacheBackend {
   async read(tenantId: number, field: string) {
     const result = await this.client.attempt((c) =>
       replies(
-        c.pipeline().get(keys.cacheGeneration(tenantId)).hget(keys.cacheEntries(tenantId), field).exec(),
+        c
+          .pipeline()
+          .get(keys.cacheGeneration(tenantId))
+          .hgetBuffer(keys.cacheEntries(tenantId), field)
+          .exec(),
       ),
     );
     if (!result) return undefined;
-    const [generation, raw] = result as [string | null, string | null];
+    const [generation, raw] = result as [string | null, Buffer | null];
     return { generation: values.decodeCounter(generation), raw };
   }
 
@@ -102,7 +106,7 @@ export class ValkeyCacheBackend implements CacheBackend {
 /** The in-process fallback: a bounded map, oldest entry evicted first. */
 export class MemoryCacheBackend implements CacheBackend {
   readonly #generations = new Map<number, number>();
-  readonly #entries = new Map<string, { raw: string; expiresAt: number }>();
+  readonly #entries = new Map<string, { raw: Buffer; expiresAt: number }>();
 
   constructor(private readonly maxEntries = 1_000) {}
 
@@ -117,7 +121,7 @@ export class MemoryCacheBackend implements CacheBackend {
   async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
     const key = `${tenantId}/${field}`;
     this.#entries.delete(key);
-    this.#entries.set(key, { raw, expiresAt: Date.now() + ttlSeconds * 1000 });
+    this.#entries.set(key, { raw: Buffer.from(raw), expiresAt: Date.now() + ttlSeconds * 1000 });
     if (this.#entries.size > this.maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }

@@ -29,12 +29,13 @@ describe('keyspace', () => {
   });
 
   it('reads a garbled, mis-shaped or foreign value as a miss', () => {
-    const body = '{"data":{"a":1}}';
-    const entry = values.encodeCacheEntry({ t: 2, g: 4, body });
-    expect(entry).toBe('2:4:{"data":{"a":1}}');
-    expect(values.decodeCacheEntry(entry, 2)).toEqual({ t: 2, g: 4, body });
-    expect(values.decodeCacheEntry(entry, 3)).toBeUndefined();
-    expect(values.decodeCacheEntry('20:4:{"data":{"a":1}}', 2)).toBeUndefined();
+    const body = '{"data":{"a":"é ✓"}}';
+    const entry = values.encodeCacheEntry(2, 4, body);
+    expect(entry).toBe(`2:4:${body}`);
+    const bytes = (text: string) => Buffer.from(text);
+    expect(values.decodeCacheEntry(bytes(entry), 2)).toEqual({ t: 2, g: 4, body: bytes(body) });
+    expect(values.decodeCacheEntry(bytes(entry), 3)).toBeUndefined();
+    expect(values.decodeCacheEntry(bytes('20:4:{"data":{"a":1}}'), 2)).toBeUndefined();
     for (const raw of [
       null,
       '',
@@ -49,7 +50,7 @@ describe('keyspace', () => {
       '2:4:{"data":{"a":', // cut short
       '2:4:<html>',
     ]) {
-      expect(values.decodeCacheEntry(raw, 2)).toBeUndefined();
+      expect(values.decodeCacheEntry(raw === null ? raw : bytes(raw), 2)).toBeUndefined();
     }
     expect(values.decodeCounter(null)).toBe(0);
     expect(values.decodeCounter('17')).toBe(17);
