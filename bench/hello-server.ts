@@ -3,8 +3,9 @@ import { createSchema, createYoga } from 'graphql-yoga';
 
 /**
  * Scenario A: the baseline every ratio is measured against. A bare graphql-yoga server with
- * yoga's defaults (as tenantql has them) and one resolver, so the only difference from
- * tenantql is what tenantql adds: tenancy, auth, the schema, the database.
+ * yoga's defaults and one resolver, so the difference from tenantql is what tenantql adds
+ * (tenancy, auth, the schema, the database) and what it does differently (its own body-size
+ * limit: scenario A′ shows yoga without its own).
  */
 const yoga = createYoga({
   schema: createSchema({
@@ -14,6 +15,8 @@ const yoga = createYoga({
   graphiql: false,
   landingPage: false,
   logging: false,
+  // Scenario A′: without yoga's body-size limit, which pipes every body through a stream.
+  ...(process.env.HELLO_NO_BODY_STREAM === '1' ? { maxRequestBodySize: false as const } : {}),
 });
 
 const port = Number(process.env.PORT ?? 4100);

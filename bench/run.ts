@@ -131,6 +131,8 @@ async function main(): Promise<number> {
 async function startServers(bench: Bench, needed: Set<string>): Promise<Servers> {
   const servers: Servers = {};
   if (needed.has('hello')) servers.hello = await bench.startHello();
+  if (needed.has('helloNoBodyStream'))
+    servers.helloNoBodyStream = await bench.startHello({ noBodyStream: true });
   const { small, big } = bench.files;
   if (needed.has('main'))
     servers.main = await bench.startTenantql('main', { tenantsFile: small, cacheTtlSeconds: 0 });

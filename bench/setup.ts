@@ -38,7 +38,8 @@ export interface Bench {
   files: { small: string; big: string };
   requests: { hello: string; tenant: string; nested: string; writes: string; nestedWithTenant: string };
   startTenantql(name: string, options: TenantqlOptions): Promise<Child>;
-  startHello(): Promise<Child>;
+  /** The bare yoga of scenario A; `noBodyStream`: A′. */
+  startHello(options?: { noBodyStream?: boolean }): Promise<Child>;
   /** Stops every child and service this bench started, newest first. */
   close(): Promise<void>;
 }
@@ -127,16 +128,23 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
           }),
         );
       },
-      async startHello() {
+      async startHello(options = {}) {
         const port = await freePort();
+        const name = options.noBodyStream ? 'hello-no-body-stream' : 'hello';
         return started(
           spawnNode({
-            name: 'hello',
+            name,
             args: ['--import', 'tsx', 'bench/hello-server.ts'],
-            env: { PATH: env.PATH, HOME: env.HOME, NODE_ENV: 'production', PORT: String(port) },
+            env: {
+              PATH: env.PATH,
+              HOME: env.HOME,
+              NODE_ENV: 'production',
+              PORT: String(port),
+              ...(options.noBodyStream ? { HELLO_NO_BODY_STREAM: '1' } : {}),
+            },
             port,
             readyPath: '/health',
-            logFile: join(WORK_DIR, 'server-hello.log'),
+            logFile: join(WORK_DIR, `server-${name}.log`),
           }),
         );
       },
