@@ -46,7 +46,8 @@ export function pageFrom(args: { first?: number | null; after?: string | null })
 }
 
 export interface ConnectionShape<T> {
-  edges: { cursor: string; node: T }[];
+  /** The cursor of an edge is made when a client asks for it (see connection.ts). */
+  edges: { node: T }[];
   pageInfo: {
     hasNextPage: boolean;
     hasPreviousPage: boolean;
@@ -64,14 +65,15 @@ export function toConnection<T extends { id: string }>(
   totalCount: () => Promise<number>,
 ): ConnectionShape<T> {
   const nodes = rows.slice(0, page.limit);
-  const edges = nodes.map((node) => ({ cursor: encodeCursor(node.id), node }));
+  const first = nodes[0];
+  const last = nodes.at(-1);
   return {
-    edges,
+    edges: nodes.map((node) => ({ node })),
     pageInfo: {
       hasNextPage: rows.length > page.limit,
       hasPreviousPage: page.afterId !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      startCursor: first ? encodeCursor(first.id) : null,
+      endCursor: last ? encodeCursor(last.id) : null,
     },
     totalCount,
   };
