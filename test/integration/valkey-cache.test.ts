@@ -217,6 +217,24 @@ describe('response cache', () => {
     expect((await cache.lookup(2, field)).hit).toBe(false); // …but never served
   });
 
+  it('looks a request up once, whether the text is new or known (adds a row: runs late)', async () => {
+    const misses = async () => {
+      const response = await t.app.fetch('http://localhost/metrics', { headers: { host: 'localhost' } });
+      const line = (await response.text())
+        .split('\n')
+        .find((l) => l.startsWith('tenantql_cache_lookups_total{result="miss"}'));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const query = '{ projects(first: 4) { totalCount } }';
+    let before = await misses();
+    await t.gql(A, query, { token: tokenA }); // a new text: looked up in onExecute
+    expect(await misses()).toBe(before + 1);
+    await t.gql(A, 'mutation { createProject(input: { name: "lookups" }) { id } }', { token: tokenA });
+    before = await misses();
+    await t.gql(A, query, { token: tokenA }); // a known text, its entry invalidated: onParams only
+    expect(await misses()).toBe(before + 1);
+  });
+
   it('never serves a mutation text from the cache, however often it is sent (runs last: it adds rows)', async () => {
     const mutation = 'mutation { createProject(input: { name: "repeat" }) { name } }';
     for (let i = 0; i < 3; i++) {
