@@ -74,17 +74,12 @@ export class ValkeyCacheBackend implements CacheBackend {
   constructor(private readonly client: ValkeyClient) {}
 
   async read(tenantId: number, field: string) {
+    // Two commands, one batch: auto-pipelining sends them (with other requests') in one write.
     const result = await this.client.attempt((c) =>
-      replies(
-        c
-          .pipeline()
-          .get(keys.cacheGeneration(tenantId))
-          .hgetBuffer(keys.cacheEntries(tenantId), field)
-          .exec(),
-      ),
+      Promise.all([c.get(keys.cacheGeneration(tenantId)), c.hgetBuffer(keys.cacheEntries(tenantId), field)]),
     );
     if (!result) return undefined;
-    const [generation, raw] = result as [string | null, Buffer | null];
+    const [generation, raw] = result;
     return { generation: values.decodeCounter(generation), raw };
   }
 
