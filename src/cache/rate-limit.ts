@@ -31,6 +31,8 @@ export function leaseSize(limit: RateLimit): number {
 
 /** What this instance holds of a tenant's current window. */
 interface Lease {
+  /** The limit it was taken under: a reload that changes the limit makes it stale. */
+  requests: number;
   /** Requests taken from Valkey and not yet used. */
   remaining: number;
   /** When the window ends, on this process's clock. */
@@ -49,6 +51,7 @@ interface Lease {
  * its TTL. Valkey away: fail open.
  */
 export class ValkeyRateLimiter implements RateLimiter {
+  /** One per tenant and window length, like the Valkey keys: bounded by the tenants file. */
   readonly #leases = new Map<string, Lease>();
   /** The refill in flight per lease: requests finding the lease empty wait for it once. */
   readonly #refills = new Map<string, Promise<unknown>>();
@@ -59,12 +62,12 @@ export class ValkeyRateLimiter implements RateLimiter {
   ) {}
 
   async consume(tenantId: number, limit: RateLimit): Promise<Decision> {
-    const id = `${tenantId}/${limit.perSeconds}/${limit.requests}`;
+    const id = `${tenantId}/${limit.perSeconds}`;
     let waited = false;
     for (;;) {
       const lease = this.#leases.get(id);
       const now = this.now();
-      if (lease && now < lease.endsAt) {
+      if (lease && now < lease.endsAt && lease.requests === limit.requests) {
         if (lease.refused) return refusal(lease.endsAt - now);
         if (lease.remaining > 0) {
           lease.remaining--;
@@ -93,6 +96,7 @@ export class ValkeyRateLimiter implements RateLimiter {
       const granted = Math.max(0, Math.min(size, limit.requests - (count - size)));
       const windowMs = remainingMs > 0 ? remainingMs : limit.perSeconds * 1000;
       this.#leases.set(id, {
+        requests: limit.requests,
         remaining: Math.max(0, granted - 1),
         endsAt: this.now() + windowMs,
         refused: granted === 0,

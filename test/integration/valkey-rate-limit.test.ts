@@ -119,6 +119,14 @@ describe('rate-limit leases', () => {
     expect(Number(await redis.get(keys.rateLimit(20, 60)))).toBe(200); // 150 used: two leases
   });
 
+  it('are dropped when a reload changes the limit: the new limit applies at once', async () => {
+    const [one] = instances;
+    expect((await one!.rateLimiter.consume(22, { requests: 1_000, perSeconds: 60 })).allowed).toBe(true);
+    // The lease still holds 9 requests, but under a limit the window has already passed.
+    expect((await one!.rateLimiter.consume(22, { requests: 5, perSeconds: 60 })).allowed).toBe(false);
+    expect(Number(await redis.get(keys.rateLimit(22, 60)))).toBe(11);
+  });
+
   it('allow exactly the limit across instances, then refuse without asking Valkey', async () => {
     const limit = { requests: 1_000, perSeconds: 60 }; // leases of 10
     let allowed = 0;
