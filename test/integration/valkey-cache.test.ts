@@ -101,6 +101,27 @@ describe('response cache', () => {
     expect(batch.text).toBe(`[${miss.text},{"data":{"tenant":{"id":2}}},${miss.text}]`);
   });
 
+  it('writes a hit into event streams and multipart answers as it wrote the miss', async () => {
+    const query = '{ projects(first: 1) { edges { node { name } } } }';
+    const ask = async (accept: string) => {
+      const response = await t.app.fetch(`http://${A}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept, host: A, authorization: `Bearer ${tokenA}` },
+        body: JSON.stringify({ query }),
+      });
+      return { cache: response.headers.get(CACHE_HEADER), text: await response.text() };
+    };
+    const miss = await ask('application/json');
+    const body = '{"data":{"projects":{"edges":[{"node":{"name":"alpha-of-A"}}]}}}';
+    expect(miss).toEqual({ cache: 'miss', text: body });
+    const sse = await ask('text/event-stream');
+    expect(sse.cache).toBe('hit');
+    expect(sse.text).toContain(`event: next\ndata: ${body}\n\n`);
+    const multipart = await ask('multipart/mixed');
+    expect(multipart.cache).toBe('hit');
+    expect(multipart.text).toContain(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}\r\n`);
+  });
+
   it('serves a text it knows before parsing it, logged as its operation, keyed by schema and limits', async () => {
     const query = 'query Names { projects(first: 2) { edges { node { name } } } }';
     await t.gql(A, query, { token: tokenA });
