@@ -7,6 +7,11 @@ import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
 const SUBSCRIBER_BUFFER = 100;
 
 type Listener = (message: string) => void;
+/** A listener receives messages only once `joined`: see EventBus.#add. */
+interface Subscriber {
+  readonly listener: Listener;
+  joined: boolean;
+}
 
 /**
  * Tenant events for subscriptions. With Valkey, messages go through PUBLISH on the tenant's
@@ -15,10 +20,11 @@ type Listener = (message: string) => void;
  * one Valkey subscription per channel that has local listeners, not one per SSE stream.
  *
  * Pub/sub is at most once: an event published while Valkey is away is lost (logged as part
- * of the outage), and subscribers simply see the next one.
+ * of the outage), and subscribers simply see the next one. A subscriber never gets an event
+ * published before it subscribed (a mutation that answered before the subscription began).
  */
 export class EventBus {
-  readonly #listeners = new Map<string, Set<Listener>>();
+  readonly #subscribers = new Map<string, Set<Subscriber>>();
   readonly #stops = new Set<() => void>();
 
   constructor(
@@ -52,10 +58,10 @@ export class EventBus {
         if (message && accept(message)) void push(message);
       };
       this.#stops.add(stop);
-      this.#add(channel, listener);
+      const subscriber = this.#add(channel, listener);
       await stop;
       this.#stops.delete(stop);
-      this.#remove(channel, listener);
+      this.#remove(channel, subscriber);
     }, new SlidingBuffer(SUBSCRIBER_BUFFER));
   }
 
@@ -64,24 +70,37 @@ export class EventBus {
     for (const stop of this.#stops) stop();
   }
 
-  #add(channel: string, listener: Listener): void {
-    let set = this.#listeners.get(channel);
+  #add(channel: string, listener: Listener): Subscriber {
+    let set = this.#subscribers.get(channel);
     if (!set) {
       set = new Set();
-      this.#listeners.set(channel, set);
+      this.#subscribers.set(channel, set);
       // Commands on one connection run in order, so SUBSCRIBE/UNSUBSCRIBE of one channel cannot reorder.
       this.valkey
         ?.subscriber()
         .subscribe(channel)
         .catch((error: Error) => this.logger.warn({ err: error.message }, 'Valkey SUBSCRIBE failed'));
     }
-    set.add(listener);
+    const subscriber: Subscriber = { listener, joined: !this.valkey };
+    set.add(subscriber);
+    if (this.valkey) {
+      // A message published before this subscriber existed may still be on its way to us on
+      // the subscriber connection (its PUBLISH already acknowledged). Valkey answers a PING on
+      // that connection after every message it sent there before, so the subscriber joins at
+      // the PONG and what came before it is not its business. (With a cluster, PUBLISH crosses
+      // the cluster bus, and this is a best effort.)
+      const join = () => {
+        subscriber.joined = true;
+      };
+      this.valkey.subscriber().ping().then(join, join);
+    }
+    return subscriber;
   }
 
-  #remove(channel: string, listener: Listener): void {
-    const set = this.#listeners.get(channel);
-    if (!set?.delete(listener) || set.size > 0) return;
-    this.#listeners.delete(channel);
+  #remove(channel: string, subscriber: Subscriber): void {
+    const set = this.#subscribers.get(channel);
+    if (!set?.delete(subscriber) || set.size > 0) return;
+    this.#subscribers.delete(channel);
     this.valkey
       ?.subscriber()
       .unsubscribe(channel)
@@ -89,6 +108,8 @@ export class EventBus {
   }
 
   #deliver(channel: string, raw: string): void {
-    for (const listener of this.#listeners.get(channel) ?? []) listener(raw);
+    for (const subscriber of this.#subscribers.get(channel) ?? []) {
+      if (subscriber.joined) subscriber.listener(raw);
+    }
   }
 }

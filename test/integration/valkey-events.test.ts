@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventBus } from '../../src/cache/events.js';
 import { channels } from '../../src/cache/keyspace.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { type Peer, startPeer, subscribe, waitForSubscribers } from '../helpers/instances.js';
@@ -142,6 +143,27 @@ describe('task events across instances', () => {
       await sub.close();
       await t.writeTenants(defaultTenants);
       await t.registry.reload();
+    }
+  });
+
+  it('never hands a new subscriber an event published before it subscribed', async () => {
+    // Events travel on the subscriber connection; one published (and acknowledged) just before
+    // a second subscriber joins may still be on its way when it joins. Tenant 4's channel.
+    const bus: EventBus = t.valkey!.events;
+    const event = (taskId: string) => ({ kind: 'CREATED' as const, taskId, projectId: '1' });
+    for (let round = 1; round <= 5; round++) {
+      const first = bus.subscribe(4, 'tasks');
+      const firstEvent = first.next();
+      await waitForSubscribers(redis, channels.events(4, 'tasks'));
+      await bus.publish(4, 'tasks', event(`${round}01`));
+      const second = bus.subscribe(4, 'tasks');
+      const secondEvent = second.next(); // joins now, while the first event may be in flight
+      expect((await firstEvent).value).toEqual(event(`${round}01`));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await bus.publish(4, 'tasks', event(`${round}02`));
+      expect((await secondEvent).value, `round ${round}`).toEqual(event(`${round}02`));
+      await first.return?.();
+      await second.return?.();
     }
   });
 
