@@ -43,6 +43,12 @@ export const keys = {
   system: (name: 'reserved') => `{sys}:${name}`,
 } as const;
 
+/** Hash fields besides the hashed ones. */
+export const fields = {
+  /** In `cacheEntries`: the random tag of the entry stored under `field` (see response-cache.ts). */
+  cacheTag: (field: string) => `${field}:tag`,
+} as const;
+
 /** The pattern an ACL user of one tenant is confined to, for keys and for channels. */
 export const tenantPattern = (tenantId: number) => `${tenantTag(tenantId)}*`;
 

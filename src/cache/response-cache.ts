@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { replies, type ValkeyClient } from './client.js';
-import { keys, values } from './keyspace.js';
+import { fields, keys, values } from './keyspace.js';
 
 /**
  * Where entries live: Valkey (shared by every instance) or this process (the fallback when
@@ -29,7 +31,8 @@ const MISS_NO_STORE: Lookup = { hit: false };
  * The response cache. An entry records the generation read *before* the query ran; it is a
  * hit only while the tenant's generation is unchanged. A mutation's commit bumps the
  * generation, so a query that raced a mutation stores an entry nobody will read, and the
- * hit path stays one round trip (GET generation + HGET entry, pipelined in one slot).
+ * hit path stays one round trip (GET generation + HGET of the entry, or only of its tag when
+ * this instance holds a copy; both in the tenant's slot).
  */
 export class ResponseCache {
   /** Tenants whose invalidation failed (Valkey was away): no reads or writes until it succeeds. */
@@ -65,29 +68,73 @@ export class ResponseCache {
   }
 }
 
+/** Bounds the bytes of entries this instance keeps a copy of (see ValkeyCacheBackend). */
+const LOCAL_COPIES_MAX_BYTES = 64 * 1024 * 1024;
+
 /**
  * Valkey layout per tenant: `{t<ID>}:cache:gen` (counter, no TTL) and `{t<ID>}:cache:entries`
  * (a hash). The hash gets its TTL when created (EXPIRE NX), so no entry outlives the TTL and a
  * tenant's entries cannot grow without bound; a mutation deletes the hash with the bump.
+ *
+ * Each entry has a random tag beside it in the hash (`<field>:tag`), and this instance keeps a
+ * copy of the entries it wrote or read, with their tags. When it holds a copy, a read asks
+ * Valkey for the generation and the tag only (a few bytes instead of the whole body) and uses
+ * the copy if the tag is still the one in Valkey: the copy is then byte for byte what Valkey
+ * holds, so Valkey stays the only authority (an invalidation, expiry, flush or another
+ * instance's newer entry all change or remove the tag).
  */
 export class ValkeyCacheBackend implements CacheBackend {
-  constructor(private readonly client: ValkeyClient) {}
+  readonly #copies: LRUCache<string, { raw: Buffer; tag: string }>;
+
+  constructor(
+    private readonly client: ValkeyClient,
+    ttlSeconds: number,
+  ) {
+    this.#copies = new LRUCache({
+      maxSize: LOCAL_COPIES_MAX_BYTES,
+      sizeCalculation: (copy) => copy.raw.length + copy.tag.length,
+      ttl: ttlSeconds * 1000,
+    });
+  }
 
   async read(tenantId: number, field: string) {
-    // Two commands, one batch: auto-pipelining sends them (with other requests') in one write.
+    const generationKey = keys.cacheGeneration(tenantId);
+    const entries = keys.cacheEntries(tenantId);
+    const tagField = fields.cacheTag(field);
+    const copyKey = `${tenantId} ${field}`;
+    const copy = this.#copies.get(copyKey);
+    if (copy) {
+      // Commands issued together go out in one batch (auto-pipelining): one round trip.
+      const result = await this.client.attempt((c) =>
+        Promise.all([c.get(generationKey), c.hget(entries, tagField)]),
+      );
+      if (!result) return undefined;
+      const [generation, tag] = result;
+      if (tag === copy.tag) return { generation: values.decodeCounter(generation), raw: copy.raw };
+      this.#copies.delete(copyKey);
+    }
     const result = await this.client.attempt((c) =>
-      Promise.all([c.get(keys.cacheGeneration(tenantId)), c.hgetBuffer(keys.cacheEntries(tenantId), field)]),
+      Promise.all([c.get(generationKey), c.hmgetBuffer(entries, field, tagField)]),
     );
     if (!result) return undefined;
-    const [generation, raw] = result;
+    const [generation, [raw, tag]] = result as [string | null, [Buffer | null, Buffer | null]];
+    if (raw && tag) this.#copies.set(copyKey, { raw, tag: tag.toString() });
     return { generation: values.decodeCounter(generation), raw };
   }
 
   async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
     const entries = keys.cacheEntries(tenantId);
-    await this.client.attempt((c) =>
-      replies(c.multi().hset(entries, field, raw).expire(entries, ttlSeconds, 'NX').exec()),
+    const tag = randomBytes(9).toString('base64url');
+    const written = await this.client.attempt((c) =>
+      replies(
+        c
+          .multi()
+          .hset(entries, field, raw, fields.cacheTag(field), tag)
+          .expire(entries, ttlSeconds, 'NX')
+          .exec(),
+      ),
     );
+    if (written) this.#copies.set(`${tenantId} ${field}`, { raw: Buffer.from(raw), tag });
   }
 
   async invalidate(tenantId: number): Promise<boolean> {

@@ -42,7 +42,7 @@ export async function startValkeyServices(
   }
   const events = new EventBus(client, logger);
   return {
-    cache: ttl > 0 ? new ResponseCache(new ValkeyCacheBackend(client), ttl) : undefined,
+    cache: ttl > 0 ? new ResponseCache(new ValkeyCacheBackend(client, ttl), ttl) : undefined,
     rateLimiter: new ValkeyRateLimiter(client),
     events,
     state: () => client.state(),

@@ -256,6 +256,36 @@ describe('response cache', () => {
     expect(await misses()).toBe(before + 1);
   });
 
+  it("serves this instance's copy only while Valkey still holds the same entry (runs late: adds rows)", async () => {
+    const query = '{ projects(first: 30) { edges { node { name } } } }';
+    const entries = keys.cacheEntries(2);
+    await t.gql(A, query, { token: tokenA }); // miss: stored, with a copy on this instance
+    const [field] = (await redis.hkeys(entries)).filter((f) => !f.endsWith(':tag') && f !== 'race-probe');
+    expect(field).toBeTruthy();
+    // The body in Valkey is not read while the tag matches: the copy answers.
+    for (const f of await redis.hkeys(entries))
+      if (!f.endsWith(':tag')) await redis.hset(entries, f, 'not read');
+    const fromCopy = await t.gql(A, query, { token: tokenA });
+    expect(fromCopy.headers.get(CACHE_HEADER)).toBe('hit');
+    expect(names(fromCopy)).toContain('alpha-of-A');
+
+    // Another instance's mutation and newer entry: the tag changes, this instance reads anew.
+    await peer.gql(A, 'mutation { createProject(input: { name: "copy-1" }) { id } }', { token: tokenA });
+    await peer.gql(A, query, { token: tokenA });
+    const newer = await t.gql(A, query, { token: tokenA });
+    expect(newer.headers.get(CACHE_HEADER)).toBe('hit');
+    expect(names(newer)).toContain('copy-1');
+
+    // Valkey loses everything and the generation comes back to the same number: no tag, no copy.
+    const generation = await redis.get(keys.cacheGeneration(2));
+    await redis.flushdb();
+    await peer.gql(A, 'mutation { createProject(input: { name: "copy-2" }) { id } }', { token: tokenA });
+    await redis.set(keys.cacheGeneration(2), generation!);
+    const afterFlush = await t.gql(A, query, { token: tokenA });
+    expect(afterFlush.headers.get(CACHE_HEADER)).toBe('miss');
+    expect(names(afterFlush)).toContain('copy-2');
+  });
+
   it('never serves a mutation text from the cache, however often it is sent (runs last: it adds rows)', async () => {
     const mutation = 'mutation { createProject(input: { name: "repeat" }) { name } }';
     for (let i = 0; i < 3; i++) {
