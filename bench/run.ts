@@ -4,6 +4,7 @@ import { preflight } from './preflight.js';
 import { type ReloadResult, reloadAtScale } from './reload.js';
 import { reloadLines, type ScenarioResult, summarise, table, targets, targetTable } from './report.js';
 import { measure, SCENARIOS, type Servers } from './scenarios.js';
+import { vacuumWrittenTables } from './seed.js';
 import { type Bench, POOL_MAX, prepare } from './setup.js';
 import { wrkVersion } from './wrk.js';
 
@@ -59,6 +60,7 @@ async function main(): Promise<number> {
         if (result.skipped) continue;
         const m = await measure(bench, servers, scenario, settings);
         result.rounds.push(m);
+        if (scenario.requests === 'writes') await vacuumWrittenTables(bench.postgres.superuserDbUrl);
         log(
           `round ${round} ${scenario.key}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${m.errors} errors`,
         );
