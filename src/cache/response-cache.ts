@@ -32,7 +32,8 @@ const MISS_NO_STORE: Lookup = { hit: false };
  * hit only while the tenant's generation is unchanged. A mutation's commit bumps the
  * generation, so a query that raced a mutation stores an entry nobody will read, and the
  * hit path stays one round trip (GET generation + HGET of the entry, or only of its tag when
- * this instance holds a copy; both in the tenant's slot).
+ * this instance holds a copy; both in the tenant's slot). A copy whose tag changed costs a
+ * second round trip, once, to read the new entry.
  */
 export class ResponseCache {
   /** Tenants whose invalidation failed (Valkey was away): no reads or writes until it succeeds. */
