@@ -13,7 +13,8 @@ export interface CacheBackend {
     tenantId: number,
     field: string,
   ): Promise<{ generation: number | undefined; raw: Buffer | null } | undefined>;
-  write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void>;
+  /** `raw` is an encoded entry (keyspace.ts), as the bytes to keep. */
+  write(tenantId: number, field: string, raw: Buffer, ttlSeconds: number): Promise<void>;
   /** Moves the generation on (hiding every entry) and drops the entries; false if it could not. */
   invalidate(tenantId: number): Promise<boolean>;
 }
@@ -57,7 +58,8 @@ export class ResponseCache {
     return {
       hit: false,
       store: (body) => {
-        const raw = values.encodeCacheEntry(tenantId, generation, body);
+        // Encoded once: the same bytes go to Valkey and into this instance's copy.
+        const raw = Buffer.from(values.encodeCacheEntry(tenantId, generation, body));
         if (raw.length <= MAX_ENTRY_BYTES) void this.backend.write(tenantId, field, raw, this.ttlSeconds);
       },
     };
@@ -123,7 +125,7 @@ export class ValkeyCacheBackend implements CacheBackend {
     return { generation: values.decodeCounter(generation), raw };
   }
 
-  async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
+  async write(tenantId: number, field: string, raw: Buffer, ttlSeconds: number): Promise<void> {
     const entries = keys.cacheEntries(tenantId);
     const tag = randomBytes(9).toString('base64url');
     const written = await this.client.attempt((c) =>
@@ -135,7 +137,7 @@ export class ValkeyCacheBackend implements CacheBackend {
           .exec(),
       ),
     );
-    if (written) this.#copies.set(`${tenantId} ${field}`, { raw: Buffer.from(raw), tag });
+    if (written) this.#copies.set(`${tenantId} ${field}`, { raw, tag });
   }
 
   async invalidate(tenantId: number): Promise<boolean> {
@@ -161,10 +163,10 @@ export class MemoryCacheBackend implements CacheBackend {
     return { generation: this.#generations.get(tenantId) ?? 0, raw: live };
   }
 
-  async write(tenantId: number, field: string, raw: string, ttlSeconds: number): Promise<void> {
+  async write(tenantId: number, field: string, raw: Buffer, ttlSeconds: number): Promise<void> {
     const key = `${tenantId}/${field}`;
     this.#entries.delete(key);
-    this.#entries.set(key, { raw: Buffer.from(raw), expiresAt: Date.now() + ttlSeconds * 1000 });
+    this.#entries.set(key, { raw, expiresAt: Date.now() + ttlSeconds * 1000 });
     if (this.#entries.size > this.maxEntries) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
