@@ -56,17 +56,14 @@ export class ValkeyRateLimiter implements RateLimiter {
   /** The refill in flight per lease: requests finding the lease empty wait for it once. */
   readonly #refills = new Map<string, Promise<unknown>>();
 
-  constructor(
-    private readonly client: ValkeyClient,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly client: ValkeyClient) {}
 
   async consume(tenantId: number, limit: RateLimit): Promise<Decision> {
     const id = `${tenantId}/${limit.perSeconds}`;
     let waited = false;
     for (;;) {
       const lease = this.#leases.get(id);
-      const now = this.now();
+      const now = Date.now();
       if (lease && now < lease.endsAt && lease.requests === limit.requests) {
         if (lease.refused) return refusal(lease.endsAt - now);
         if (lease.remaining > 0) {
@@ -98,7 +95,7 @@ export class ValkeyRateLimiter implements RateLimiter {
       this.#leases.set(id, {
         requests: limit.requests,
         remaining: Math.max(0, granted - 1),
-        endsAt: this.now() + windowMs,
+        endsAt: Date.now() + windowMs,
         refused: granted === 0,
       });
       return granted > 0 ? ALLOWED : refusal(windowMs);
