@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect } from 'node:net';
 
 export interface RawAnswer {
@@ -64,4 +65,45 @@ function dechunk(text: string): string {
     out += rest.slice(eol + 2, eol + 2 + size);
     rest = rest.slice(eol + 2 + size + 2);
   }
+}
+
+/**
+ * A POST to /graphql on 127.0.0.1:`port` through node:http, on a connection of its own (a
+ * body the server refused is never read to its end). `body` goes out as given, in chunks;
+ * `chunked` sends it without Content-Length. Resolves with the status and the JSON body.
+ */
+export function httpPost(
+  port: number,
+  options: { host: string; headers?: Record<string, string>; body: string | Buffer[]; chunked?: boolean },
+): Promise<RawAnswer> {
+  const chunks = typeof options.body === 'string' ? [Buffer.from(options.body)] : options.body;
+  const length = chunks.reduce((sum, c) => sum + c.length, 0);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/graphql',
+        method: 'POST',
+        agent: false,
+        headers: {
+          host: options.host,
+          'content-type': 'application/json',
+          ...options.headers,
+          ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(length) }),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      },
+    );
+    // The server may answer and close before the whole body is sent.
+    req.on('error', (error) =>
+      (error as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(error),
+    );
+    for (const chunk of chunks) req.write(chunk);
+    req.end();
+  });
 }

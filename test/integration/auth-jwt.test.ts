@@ -1,9 +1,9 @@
 import { createPublicKey } from 'node:crypto';
-import { request } from 'node:http';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_JWT_SECRET, TEST_SERVICE_SECRET, TestApp } from '../helpers/app.js';
 import { JwksServer, makeKey, type SigningKey, signWith } from '../helpers/jwks.js';
+import { httpPost } from '../helpers/raw-http.js';
 
 // SPEC §6 attack matrix, over a real socket with real Host headers. Issuer and audience are
 // configured, so every "good" token carries both. tenant1.localhost is tenant 2.
@@ -37,33 +37,13 @@ interface Answer {
 }
 
 /** POST `{ viewer { … } }` to 127.0.0.1:port with this Host and Authorization. */
-function ask(port: number, host: string, token: string): Promise<Answer> {
-  const body = JSON.stringify({ query: '{ viewer { kind tenantId actorTenantId } }' });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/graphql',
-        method: 'POST',
-        headers: { host, 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => {
-          const json = JSON.parse(text);
-          resolve({
-            status: res.statusCode!,
-            code: json.errors?.[0]?.extensions?.code,
-            viewer: json.data?.viewer,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
+async function ask(port: number, host: string, token: string): Promise<Answer> {
+  const { status, body } = await httpPost(port, {
+    host,
+    headers: { authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: '{ viewer { kind tenantId actorTenantId } }' }),
   });
+  return { status, code: body.errors?.[0]?.extensions?.code, viewer: body.data?.viewer };
 }
 
 describe('user and service tokens with a shared secret (HS256)', () => {

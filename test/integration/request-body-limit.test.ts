@@ -1,8 +1,8 @@
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_BODY_BYTES } from '../../src/request-body-limit.js';
 import { TestApp } from '../helpers/app.js';
+import { httpPost } from '../helpers/raw-http.js';
 
 const HOST = 'tenant1.localhost';
 let t: TestApp;
@@ -19,36 +19,8 @@ interface Answer {
 }
 
 /** POSTs `chunks` to /graphql over a real socket; with `chunked`, no Content-Length is sent. */
-function post(chunks: Buffer[], chunked: boolean): Promise<Answer> {
-  const length = chunks.reduce((sum, c) => sum + c.length, 0);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/graphql',
-        method: 'POST',
-        agent: false, // a connection per request: a refused body is never read to its end
-        headers: {
-          host: HOST,
-          'content-type': 'application/json',
-          ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(length) }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      },
-    );
-    // The server may answer and close before the whole body is sent.
-    req.on('error', (error) =>
-      (error as NodeJS.ErrnoException).code === 'EPIPE' ? undefined : reject(error),
-    );
-    for (const chunk of chunks) req.write(chunk);
-    req.end();
-  });
-}
+const post = (chunks: Buffer[], chunked: boolean): Promise<Answer> =>
+  httpPost(port, { host: HOST, body: chunks, chunked });
 
 /** A valid GraphQL request padded with an unused variable to `bytes`, in 64 KiB chunks. */
 function padded(bytes: number): Buffer[] {
