@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'TIMEOUT'
   | 'RATE_LIMITED'
+  | 'OVERLOADED'
   | 'INTERNAL_SERVER_ERROR';
 
 /**
@@ -56,6 +57,15 @@ export const internalError = () => new AppError('INTERNAL_SERVER_ERROR', 'Unexpe
 export const timeout = () => new AppError('TIMEOUT', 'The operation took too long and was cancelled.');
 export const rateLimited = (retryAfterSeconds: number) =>
   new AppError('RATE_LIMITED', 'Too many requests for this tenant.', 429, {
+    'Retry-After': String(retryAfterSeconds),
+  });
+
+/**
+ * The server sheds load: the request waited its whole deadline for a database connection.
+ * 503, not 429: the caller is not over any limit of its own, and may retry.
+ */
+export const overloaded = (retryAfterSeconds = 1) =>
+  new AppError('OVERLOADED', 'The server is busy; retry shortly.', 503, {
     'Retry-After': String(retryAfterSeconds),
   });
 
