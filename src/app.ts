@@ -12,7 +12,8 @@ import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import type { Pool } from './db/pool.js';
-import { type AcquireSlot, RequestTransaction } from './db/request-transaction.js';
+import { RequestTransaction } from './db/request-transaction.js';
+import { type AcquireSlot, createPoolScheduler, oneAtATimePerTenant } from './db/scheduler.js';
 import { useSubscriptionTransactions } from './db/subscription-transactions.js';
 import { useRequestTransaction } from './db/transaction-plugin.js';
 import { maskError } from './errors.js';
@@ -32,7 +33,6 @@ import { useObservability } from './observability.js';
 import { useRequestBodyLimit } from './request-body-limit.js';
 import { stateOf } from './request-state.js';
 import { useEndStreamsOnShutdown } from './shutdown.js';
-import { createTenantConcurrency } from './tenancy/concurrency.js';
 import { useTenancy } from './tenancy/plugin.js';
 import type { TenantRegistry } from './tenancy/registry.js';
 import type { Tenant } from './tenancy/tenants-file.js';
@@ -46,7 +46,7 @@ export interface AppDeps {
   /** The admin role's pool (BYPASSRLS), for the system tenant's host only; unset: that host answers 503. */
   adminPool?: Pool;
   verifier: TokenVerifier;
-  /** Per-tenant share of the pool; see tenancy/concurrency.ts. */
+  /** Shares the runtime pool between tenants; see db/scheduler.ts. @default a fair scheduler from config */
   acquireSlot?: AcquireSlot;
   valkeyState?: () => string;
   /** The response cache (cache/services.ts); unset: no caching. */
@@ -67,20 +67,27 @@ export interface AppDeps {
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
 
 export const GRAPHQL_ENDPOINT = '/graphql';
+/** How long a subscription event may wait behind the tenant's earlier events. */
+const EVENT_WAIT_TIMEOUT_MS = 10_000;
 
 /** Builds the server; no env, no listen. Tests call `app.fetch(new Request(…))`. */
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
-  const acquireSlot =
-    deps.acquireSlot ??
-    createTenantConcurrency({ perTenant: Math.max(1, Math.ceil(config.poolMax * config.tenantPoolShare)) });
   const metrics = deps.metrics ?? createMetrics({ tenantLabels: config.metrics.tenantLabels });
+  const scheduler = createPoolScheduler({
+    size: config.poolMax,
+    reserve: config.poolReserve,
+    waitTimeoutMs: config.poolWaitTimeoutMs,
+    onShed: () => metrics.overloaded.inc(),
+  });
+  metrics.observeScheduler('runtime', scheduler);
+  const acquireSlot = deps.acquireSlot ?? scheduler.acquire;
   metrics.observePool('runtime', deps.pool);
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
-  // Subscription events queue for one connection per tenant of their own, so a tenant's many
-  // subscribers never take the slots of its ordinary requests (nor all of the pool).
-  const eventSlot = createTenantConcurrency({ perTenant: 1, maxWaitMs: 10_000, maxQueue: 10_000 });
+  // A tenant's subscription events run one at a time, so its many subscribers never crowd out
+  // its ordinary requests; each still takes its fair turn at the pool.
+  const eventSlot = oneAtATimePerTenant(acquireSlot, EVENT_WAIT_TIMEOUT_MS);
   const newContext = (tenant: Tenant, principal: Principal, requestId: string, slot = acquireSlot) =>
     tenantContext(deps, slot, events, tenant, principal, requestId);
   return createYoga<Record<string, unknown>, Context>({

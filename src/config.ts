@@ -30,10 +30,15 @@ export interface Config {
     readonly jwksUrl: string | undefined;
     readonly devSecret: boolean;
   };
-  /** Connections in the runtime pool. @default 10 */
+  /** Connections of the runtime pool that any one tenant may use, all of them. @default 10 */
   readonly poolMax: number;
-  /** Share of the pool one tenant may hold at once (noisy-neighbour cap). @default 0.5 */
-  readonly tenantPoolShare: number;
+  /**
+   * Connections beyond poolMax, only for tenants below their fair share while the pool is
+   * taken (see db/scheduler.ts); the runtime pool opens at most poolMax + poolReserve. @default 2
+   */
+  readonly poolReserve: number;
+  /** How long a request waits for a connection before 503 OVERLOADED. @default 3000 */
+  readonly poolWaitTimeoutMs: number;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
@@ -89,7 +94,8 @@ const envSchema = z.object({
   SERVICE_JWT_SECRET: optionalText,
   SERVICE_JWKS_URL: url,
   PG_POOL_MAX: int(10, 1, 1000),
-  TENANT_POOL_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
+  PG_POOL_RESERVE: int(2, 0, 1000),
+  PG_POOL_WAIT_TIMEOUT_MS: int(3000, 1, 600_000),
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
@@ -130,6 +136,11 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
   if (!production && userKeyMissing) warnings.push('JWT_SECRET is not set: using the development secret');
   if (!production && serviceKeyMissing)
     warnings.push('SERVICE_JWT_SECRET is not set: using the development secret');
+  if (env.TENANT_POOL_SHARE !== undefined) {
+    warnings.push(
+      'TENANT_POOL_SHARE is no longer used: tenants share the pool fairly (see PG_POOL_RESERVE, PG_POOL_WAIT_TIMEOUT_MS)',
+    );
+  }
   const userSecret = e.JWT_SECRET ?? (userKeyMissing && !production ? DEV_JWT_SECRET : undefined);
   const serviceSecret =
     e.SERVICE_JWT_SECRET ?? (serviceKeyMissing && !production ? DEV_SERVICE_JWT_SECRET : undefined);
@@ -181,7 +192,8 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
       devSecret: serviceSecret === DEV_SERVICE_JWT_SECRET,
     },
     poolMax: e.PG_POOL_MAX,
-    tenantPoolShare: e.TENANT_POOL_SHARE,
+    poolReserve: e.PG_POOL_RESERVE,
+    poolWaitTimeoutMs: e.PG_POOL_WAIT_TIMEOUT_MS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN },

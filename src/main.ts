@@ -50,7 +50,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
 
   const pool = createPool({
     url: config.databaseUrl!,
-    max: config.poolMax,
+    max: config.poolMax + config.poolReserve,
     logger,
     applicationName: 'tenantql',
   });

@@ -37,11 +37,15 @@ export interface Metrics {
   readonly cacheLookups: Counter<'result'>;
   /** One per request answered 429 RATE_LIMITED. */
   readonly rateLimited: Counter<string>;
+  /** One per request shed with 503 OVERLOADED (it waited its whole deadline for a connection). */
+  readonly overloaded: Counter<string>;
   readonly reloads: Counter<'outcome'>;
   /** Counts one request of the tenant and returns its bounded label. */
   tenantLabel(tenantId: number | undefined): string;
   /** Reports a pool's connections at each scrape. */
   observePool(name: string, pool: Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>): void;
+  /** Reports the requests waiting for a pool's connection slot at each scrape (db/scheduler.ts). */
+  observeScheduler(name: string, scheduler: { waiting(): number }): void;
   /** Counts reloads by outcome and reports the tenant count by kind. */
   observeRegistry(registry: TenantRegistry): void;
   /** The exposition text; re-ranks the labelled tenants first when that is due. */
@@ -80,6 +84,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     help: 'Requests rejected with 429 RATE_LIMITED.',
     registers,
   });
+  const overloaded = new Counter({
+    name: 'tenantql_overloaded_total',
+    help: 'Requests shed with 503 OVERLOADED after waiting their whole deadline for a database connection.',
+    registers,
+  });
   const reloads = new Counter({
     name: 'tenantql_tenant_reloads_total',
     help: 'Reloads of the tenants file by outcome (success, or failure: the old set kept).',
@@ -87,6 +96,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
   });
   const pools = new Map<string, Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>>();
+  const schedulers = new Map<string, { waiting(): number }>();
   new Gauge({
     name: 'tenantql_db_pool_connections',
     help: 'PostgreSQL connections of each pool, in use or idle.',
@@ -105,7 +115,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['pool'] as const,
     registers,
     collect() {
-      for (const [name, pool] of pools) this.set({ pool: name }, pool.waitingCount);
+      // Requests wait in the scheduler for a slot, then for pg's own queue (normally empty).
+      for (const [name, pool] of pools) {
+        this.set({ pool: name }, pool.waitingCount + (schedulers.get(name)?.waiting() ?? 0));
+      }
     },
   });
   let tenantRegistry: TenantRegistry | undefined;
@@ -142,9 +155,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
     requestDuration,
     cacheLookups,
     rateLimited,
+    overloaded,
     reloads,
     tenantLabel: (tenantId) => (tenantId === undefined ? 'none' : labels.label(tenantId)),
     observePool: (name, pool) => void pools.set(name, pool),
+    observeScheduler: (name, scheduler) => void schedulers.set(name, scheduler),
     observeRegistry(next) {
       tenantRegistry = next;
       next.onReload((status) => reloads.inc({ outcome: status.ok ? 'success' : 'failure' }));

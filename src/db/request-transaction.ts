@@ -1,7 +1,10 @@
-import { AppError } from '../errors.js';
+import { AppError, overloaded } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type Pool, type PoolClient, type QueryResultRow, quoteLiteral } from './pool.js';
+import type { AcquireSlot } from './scheduler.js';
 import { mapSqlError } from './sql-errors.js';
+
+export type { AcquireSlot } from './scheduler.js';
 
 /** What PostgreSQL learns about the request; every value is transaction-local. */
 export interface TenantSettings {
@@ -18,17 +21,18 @@ export interface Query {
   readonly values?: readonly unknown[];
 }
 
-/** Hands out a slot before a connection is borrowed; see tenancy/concurrency.ts. */
-export type AcquireSlot = (tenantId: number) => Promise<() => void>;
-
 /**
  * One request's database work: a single transaction on the runtime role, begun only when the
  * request first needs the database, as `@dataplan/pg`'s withPgClient does. Settings use
  * set_config(…, true), so nothing survives on the pooled connection after COMMIT or ROLLBACK.
+ *
+ * READ ONLY unless the request runs a mutation (`allowWrites()` before the first statement):
+ * a query, a subscription event or a credential lookup cannot write, whatever a resolver does.
  */
 export class RequestTransaction {
   #client: Promise<PoolClient> | undefined;
   #finished = false;
+  #readOnly = true;
   /** The first failure; PostgreSQL has aborted the transaction, so later statements repeat it. */
   #failure: unknown;
   readonly #afterCommit: (() => void | Promise<void>)[] = [];
@@ -50,6 +54,12 @@ export class RequestTransaction {
   /** True once a connection was borrowed (for tests and metrics). */
   get started(): boolean {
     return this.#client !== undefined;
+  }
+
+  /** Makes the transaction READ WRITE; only before it began (a mutation request, at execute). */
+  allowWrites(): void {
+    if (this.#client) throw new Error('allowWrites() after the transaction began');
+    this.#readOnly = false;
   }
 
   /** Runs `callback` once the transaction has committed (events, cache invalidation); never on rollback. */
@@ -91,7 +101,9 @@ export class RequestTransaction {
       client = await this.pool.connect();
     } catch (error) {
       release();
-      throw error;
+      // The scheduler leaves a free connection for every slot it grants; a connect that still
+      // times out means PostgreSQL is slow to accept connections: shed, as for a long wait.
+      throw isConnectTimeout(error) ? overloaded(1) : error;
     }
     // pg-pool listens for 'error' only on idle clients. If this connection dies while no
     // statement is running (between two of them), pg emits 'error' on the checked-out client,
@@ -107,7 +119,7 @@ export class RequestTransaction {
     };
     try {
       this.onQuery?.();
-      await client.query(beginStatement(this.settings));
+      await client.query(beginStatement(this.settings, this.#readOnly));
       return client;
     } catch (error) {
       client.release(error as Error);
@@ -155,16 +167,21 @@ export class RequestTransaction {
   }
 }
 
+/** pg-pool's own message when `connectionTimeoutMillis` passes. */
+function isConnectTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('timeout exceeded when trying to connect');
+}
+
 /**
  * BEGIN and every setting in one round trip (a simple-protocol multi-statement string).
  * Ids are integers from the tenants file; the user id is quoted with pg's escapeLiteral.
  */
-export function beginStatement(settings: TenantSettings): string {
+export function beginStatement(settings: TenantSettings, readOnly = true): string {
   const sets = [
     `set_config('app.tenant_id', '${Math.trunc(settings.tenantId)}', true)`,
     `set_config('app.user_id', ${quoteLiteral(settings.userId ?? '')}, true)`,
     `set_config('app.actor_tenant_id', '${settings.actorTenantId === undefined ? '' : Math.trunc(settings.actorTenantId)}', true)`,
     `set_config('statement_timeout', '${Math.trunc(settings.statementTimeoutMs)}', true)`,
   ];
-  return `BEGIN; SELECT ${sets.join(', ')}`;
+  return `BEGIN ${readOnly ? 'READ ONLY' : 'READ WRITE'}; SELECT ${sets.join(', ')}`;
 }

@@ -38,6 +38,7 @@ export async function loadDemoData(pool: Pool, tenants: TenantSet, logger: Logge
       statementTimeoutMs: 10_000,
     };
     const tx = new RequestTransaction(pool, settings, logger);
+    tx.allowWrites();
     try {
       if ((await countProjects(tx)) > 0) {
         await tx.finish(true);

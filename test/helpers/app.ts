@@ -98,7 +98,7 @@ export class TestApp {
     const logger = options.logger ?? silentLogger;
     const pool = createPool({
       url: options.poolUrl?.(db.appUrl) ?? db.appUrl,
-      max: config.poolMax,
+      max: config.poolMax + config.poolReserve,
       logger,
       applicationName: 'tenantql-test',
     });

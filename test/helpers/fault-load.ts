@@ -9,7 +9,7 @@ import { withClient } from './db.js';
 export const marker = (tenant: number) => `~t${tenant}~`;
 
 export const READ = '{ tenant { id } projects(first: 50) { edges { node { name } } } }';
-const CODES = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'RATE_LIMITED']);
+const CODES = new Set(['INTERNAL_SERVER_ERROR', 'TIMEOUT', 'RATE_LIMITED', 'OVERLOADED']);
 const LEAK = /ECONN|terminat|connection|127\.0\.0\.1|postgres|socket|SELECT|\bat\s|\.ts:|stack/i;
 
 export interface Outcome {

@@ -5,6 +5,8 @@ export interface RawAnswer {
   status: number;
   /** The parsed JSON body. */
   body: any;
+  /** Lowercased response headers (httpPost only). */
+  headers?: Record<string, string | string[] | undefined>;
 }
 
 export interface RawRequestOptions {
@@ -96,7 +98,9 @@ export function httpPost(
       (res) => {
         let text = '';
         res.on('data', (chunk) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, body: JSON.parse(text), headers: res.headers }),
+        );
       },
     );
     // The server may answer and close before the whole body is sent.

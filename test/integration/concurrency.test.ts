@@ -18,9 +18,9 @@ let t: TestApp;
 const tokens = new Map<number, string>();
 
 beforeAll(async () => {
-  // The whole pool per tenant (TENANT_POOL_SHARE=1): this test is about isolation under
-  // contention, not the per-tenant share, whose fail-fast 429s are tested on their own.
-  t = await TestApp.start({ env: { PG_POOL_MAX: '3', TENANT_POOL_SHARE: '1' } });
+  // Three connections and no reserve: this test is about isolation under contention; how the
+  // pool is shared is tested in pool-sharing.test.ts.
+  t = await TestApp.start({ env: { PG_POOL_MAX: '3', PG_POOL_RESERVE: '0' } });
   for (const { id } of TENANTS) tokens.set(id, await t.token(id));
   // Marker names: every project and task carries its tenant id, so a stray row is visible.
   await withClient(t.db.superuserUrl, (client) =>

@@ -55,7 +55,6 @@ function start(env: Record<string, string> = {}) {
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
     PG_POOL_MAX: String(IN_FLIGHT + 5),
-    TENANT_POOL_SHARE: '1',
     // Every request must reach PostgreSQL (and its lock), not the response cache.
     CACHE_TTL_SECONDS: '0',
     ...env,

@@ -13,8 +13,8 @@ let token: string;
 const subscriptions: Subscription[] = [];
 
 beforeAll(async () => {
-  // 4 connections: 2 request slots for the tenant and a queue of 8.
-  t = await TestApp.start({ env: { PG_POOL_MAX: '4', TENANT_POOL_SHARE: '0.5' } });
+  // A small pool: 4 connections and the default reserve.
+  t = await TestApp.start({ env: { PG_POOL_MAX: '4' } });
   token = await t.token(2);
 });
 afterAll(async () => {
