@@ -35,6 +35,7 @@ import { stateOf } from './request-state.js';
 import { useEndStreamsOnShutdown } from './shutdown.js';
 import { useTenancy } from './tenancy/plugin.js';
 import type { TenantRegistry } from './tenancy/registry.js';
+import { clientAddress } from './tenancy/request-host.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
 export interface AppDeps {
@@ -122,13 +123,21 @@ export function createApp(deps: AppDeps): App {
         trustProxy: config.trustProxy,
         adminEnabled: deps.adminPool !== undefined,
       }),
-      ...(deps.rateLimiter ? [useRateLimit(deps.rateLimiter, () => metrics.rateLimited.inc())] : []),
       ...(config.production ? [] : [useTenantGraphiQL({ config, graphqlEndpoint: GRAPHQL_ENDPOINT })]),
       useAuthentication({
         verifier: deps.verifier,
         tenantClaim: config.jwt.tenantClaim,
         apiKeys: createApiKeyLookup({ pool: deps.pool, logger, acquireSlot, onQuery: deps.onQuery }),
+        failures: deps.rateLimiter && {
+          limiter: deps.rateLimiter,
+          limit: { requests: config.authFailureLimit, perSeconds: 60 },
+          clientOf: (request, req) => clientAddress(request, req, config.trustProxy),
+          onRejected: () => metrics.rateLimited.inc(),
+        },
       }),
+      // After authentication: only requests whose credentials were accepted (or that had none)
+      // spend the tenant's budget.
+      ...(deps.rateLimiter ? [useRateLimit(deps.rateLimiter, () => metrics.rateLimited.inc())] : []),
       ...limitPlugins(config),
       useClientErrorCodes(),
       useAdminRequestLog(logger),

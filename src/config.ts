@@ -39,6 +39,8 @@ export interface Config {
   readonly poolReserve: number;
   /** How long a request waits for a connection before 503 OVERLOADED. @default 3000 */
   readonly poolWaitTimeoutMs: number;
+  /** Failed credentials per minute from one client address on one tenant's host. @default 1000 */
+  readonly authFailureLimit: number;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
@@ -96,6 +98,7 @@ const envSchema = z.object({
   PG_POOL_MAX: int(10, 1, 1000),
   PG_POOL_RESERVE: int(2, 0, 1000),
   PG_POOL_WAIT_TIMEOUT_MS: int(3000, 1, 600_000),
+  AUTH_FAILURE_LIMIT: int(1000, 1, 1_000_000_000),
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
@@ -194,6 +197,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     poolMax: e.PG_POOL_MAX,
     poolReserve: e.PG_POOL_RESERVE,
     poolWaitTimeoutMs: e.PG_POOL_WAIT_TIMEOUT_MS,
+    authFailureLimit: e.AUTH_FAILURE_LIMIT,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN },

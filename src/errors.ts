@@ -55,8 +55,8 @@ export const notFound = (what = 'Object') => new AppError('NOT_FOUND', `${what} 
 export const badUserInput = (message: string) => new AppError('BAD_USER_INPUT', message);
 export const internalError = () => new AppError('INTERNAL_SERVER_ERROR', 'Unexpected error.');
 export const timeout = () => new AppError('TIMEOUT', 'The operation took too long and was cancelled.');
-export const rateLimited = (retryAfterSeconds: number) =>
-  new AppError('RATE_LIMITED', 'Too many requests for this tenant.', 429, {
+export const rateLimited = (retryAfterSeconds: number, message = 'Too many requests for this tenant.') =>
+  new AppError('RATE_LIMITED', message, 429, {
     'Retry-After': String(retryAfterSeconds),
   });
 

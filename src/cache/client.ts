@@ -1,4 +1,11 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import {
+  type ClientContext,
+  Cluster,
+  type ClusterOptions,
+  Redis,
+  type RedisOptions,
+  type Result,
+} from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
@@ -13,8 +20,13 @@ export type Connection = Redis | Cluster;
 /** For /readyz: 'in-process' means Valkey did not answer at start (single instance only). */
 export type ValkeyState = 'ready' | 'down' | 'in-process';
 
-/** Bounds what a request can lose to a slow Valkey (catalogue E6). */
+/** Bounds what a request can lose to a slow Valkey (catalogue E6); see withTimeout. */
 const COMMAND_TIMEOUT_MS = 150;
+/**
+ * ioredis' own timeout, a backstop only: it rejects (and frees) a command Valkey never answers.
+ * The request stopped waiting at COMMAND_TIMEOUT_MS already.
+ */
+const BACKSTOP_TIMEOUT_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** After a timeout Valkey is skipped this long, so a paused server costs one timeout, not one per call. */
 const SUSPEND_AFTER_TIMEOUT_MS = 1_000;
@@ -22,7 +34,7 @@ const retryDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6),
 
 const common: RedisOptions = {
   lazyConnect: true,
-  commandTimeout: COMMAND_TIMEOUT_MS,
+  commandTimeout: BACKSTOP_TIMEOUT_MS,
   connectTimeout: CONNECT_TIMEOUT_MS,
   // ioredis' default retries a command 20 times across reconnects; a request cannot wait that long.
   maxRetriesPerRequest: 1,
@@ -31,6 +43,26 @@ const common: RedisOptions = {
   // many requests.
   enableAutoPipelining: true,
 };
+
+/**
+ * One request against a fixed window (rate-limit.ts): INCR, start the window if it is new (or
+ * repair one that lost its TTL), and say what is left of it — atomic, and one command instead
+ * of a five-command MULTI, which under a burst of hundreds of requests costs a third of the
+ * time on the client (measured: 500 concurrent, 46-153 ms against 131-341 ms and timeouts).
+ */
+const COUNT_WINDOW = {
+  numberOfKeys: 1,
+  lua: `local count = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX')
+return {count, redis.call('PTTL', KEYS[1])}`,
+};
+
+declare module 'ioredis' {
+  interface RedisCommander<Context extends ClientContext = { type: 'default' }> {
+    /** See COUNT_WINDOW: [the count after this request, the window's remaining ms]. */
+    countWindow(key: string, windowSeconds: number): Result<[number, number], Context>;
+  }
+}
 
 /** Host and port only: VALKEY_URL may carry a password, and it must not reach a log line. */
 function describeTarget(config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>): string {
@@ -50,6 +82,13 @@ function credentials(config: Pick<Config, 'valkeyUrl'>): RedisOptions {
 }
 
 function open(config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>): Connection {
+  const connection = connect(config);
+  // ioredis sends EVALSHA, and the script itself once per node that does not know it yet.
+  connection.defineCommand('countWindow', COUNT_WINDOW);
+  return connection;
+}
+
+function connect(config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>): Connection {
   const nodes = config.valkeyClusterNodes;
   if (!nodes?.length) {
     return new Redis(config.valkeyUrl, {
@@ -77,8 +116,51 @@ function clusterNodes(nodes: readonly string[]): { host: string; port: number }[
   });
 }
 
+class CommandTimeout extends Error {
+  constructor() {
+    super(`Command timed out after ${COMMAND_TIMEOUT_MS} ms`);
+  }
+}
+
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && error.message === 'Command timed out';
+  return error instanceof CommandTimeout || (error instanceof Error && error.message === 'Command timed out');
+}
+
+/**
+ * `promise`, or a CommandTimeout once `ms` have passed without an answer from Valkey. A burst of
+ * hundreds of requests keeps this process busy for longer than `ms` (measured: 500 at once on
+ * two cores), and a timer fires only when the event loop gets to it — *before* that turn reads
+ * the sockets, where the reply may be waiting all along. So the verdict waits for one
+ * setImmediate (run after the turn's I/O): only a reply that truly has not come is a timeout,
+ * and a busy server does not take its own lag for a Valkey outage (limits open, cache off).
+ */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          settled = true;
+          reject(new CommandTimeout());
+        }),
+      ms,
+    );
+    promise.then(
+      (value) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** A server reply such as WRONGTYPE or NOPERM: Valkey is up, this one command failed. */
@@ -146,7 +228,7 @@ export class ValkeyClient {
   async attempt<T>(command: (connection: Connection) => Promise<T>): Promise<T | undefined> {
     if (!this.available) return undefined;
     try {
-      const value = await command(this.connection);
+      const value = await withTimeout(command(this.connection), COMMAND_TIMEOUT_MS);
       this.#succeeded();
       return value;
     } catch (error) {

@@ -39,6 +39,12 @@ export const keys = {
   /** String counter with a TTL: requests in the current window of `windowSeconds`. */
   rateLimit: (tenantId: number, windowSeconds: number) =>
     `${tenantTag(tenantId)}ratelimit:${positiveInt(windowSeconds)}`,
+  /**
+   * String counter with a TTL: failed credentials from one client (a hashed address) on the
+   * tenant's host in the current window, limited apart from the tenant's own budget.
+   */
+  authFailures: (tenantId: number, clientHash: string, windowSeconds: number) =>
+    `${tenantTag(tenantId)}authfail:${clientHash}:${positiveInt(windowSeconds)}`,
   /** Server-wide keys; none is written yet, the prefix is reserved for them. */
   system: (name: 'reserved') => `{sys}:${name}`,
 } as const;

@@ -1,17 +1,28 @@
 import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import { errorResponse, rateLimited } from '../errors.js';
 import { stateOf } from '../request-state.js';
 import type { RateLimit } from '../tenancy/tenants-file.js';
-import { replies, type ValkeyClient } from './client.js';
-import { keys } from './keyspace.js';
+import type { ValkeyClient } from './client.js';
+import { hashSegment, keys } from './keyspace.js';
 
 export type Decision =
   | { readonly allowed: true }
   | { readonly allowed: false; readonly retryAfterSeconds: number };
 
+/** What a request is counted against: its tenant's budget, or a client's failed credentials. */
+export type Bucket =
+  | { readonly kind: 'tenant'; readonly tenantId: number }
+  | { readonly kind: 'auth-failures'; readonly tenantId: number; readonly client: string };
+
 export interface RateLimiter {
-  /** Counts one request of the tenant against `limit`. Never throws: trouble means allowed. */
-  consume(tenantId: number, limit: RateLimit): Promise<Decision>;
+  /** Counts one request against `bucket`'s `limit`. Never throws: trouble means allowed. */
+  consume(bucket: Bucket, limit: RateLimit): Promise<Decision>;
+  /**
+   * The refusal of a bucket this instance already knows to be full, without counting or asking
+   * Valkey; undefined when it may go on (a failed credential is then counted with consume).
+   */
+  refusing(bucket: Bucket, limit: RateLimit): Decision | undefined;
 }
 
 const ALLOWED: Decision = { allowed: true };
@@ -20,118 +31,122 @@ function refusal(remainingMs: number): Decision {
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)) };
 }
 
-/**
- * How many requests one instance takes from Valkey at a time: 1 % of the limit (at most 100).
- * Below 200 requests a window that is 1, so small limits are exact; above, an instance may
- * hold up to 1 % of the window unused when it ends, and the tenant is refused that much early.
- */
-export function leaseSize(limit: RateLimit): number {
-  return Math.max(1, Math.min(100, Math.floor(limit.requests / 100)));
+/** The Valkey key of a bucket; a client address is input, so it is hashed into the key. */
+function keyOf(bucket: Bucket, windowSeconds: number): string {
+  return bucket.kind === 'tenant'
+    ? keys.rateLimit(bucket.tenantId, windowSeconds)
+    : keys.authFailures(bucket.tenantId, hashSegment(bucket.client), windowSeconds);
 }
 
-/** What this instance holds of a tenant's current window. */
-interface Lease {
-  /** The limit it was taken under: a reload that changes the limit makes it stale. */
-  requests: number;
-  /** Requests taken from Valkey and not yet used. */
-  remaining: number;
+/** The local name of a bucket's window (tenant ids are integers; addresses never contain `/`). */
+function idOf(bucket: Bucket, windowSeconds: number): string {
+  return bucket.kind === 'tenant'
+    ? `t/${bucket.tenantId}/${windowSeconds}`
+    : `f/${bucket.tenantId}/${windowSeconds}/${bucket.client}`;
+}
+
+/** A window this instance was told is full: refused locally until it ends. */
+interface FullWindow {
+  /** The limit it filled: a reload that raises the limit makes it stale. */
+  readonly requests: number;
   /** When the window ends, on this process's clock. */
-  endsAt: number;
-  /** Valkey said the window is full: refuse locally until it ends. */
-  refused: boolean;
+  readonly endsAt: number;
 }
 
 /**
- * A fixed window per tenant, shared by every instance. The window lives in Valkey: INCRBY,
- * EXPIRE NX and PTTL in one MULTI, so counting and starting the window are atomic and the
- * window starts on Valkey's clock, whatever the instances' clocks say. Each instance takes a
- * lease of leaseSize() requests per round trip and spends it locally, so most requests cost no
- * round trip; once Valkey says the window is full the instance refuses locally until it ends,
- * so a flood costs no round trips at all. EXPIRE NX also repairs a counter that somehow lost
- * its TTL. Valkey away: fail open.
+ * Full windows remembered per instance: one per tenant, plus client addresses whose failed
+ * credentials are over their limit. Addresses are attacker-supplied, so the map is bounded; a
+ * forgotten address costs only a round trip on its next failure.
+ */
+const FULL_WINDOWS_MAX = 10_000;
+
+/**
+ * A fixed window per bucket, shared by every instance and exact under any concurrency: each
+ * request is one INCR of the window's counter in Valkey (in one script with EXPIRE NX and PTTL,
+ * so the window starts atomically on Valkey's clock), and it is allowed exactly when the count
+ * it got is within the limit. Nothing is leased or batched, so no instance can be refused
+ * while another holds unused requests, and none can run past the limit. Concurrent requests'
+ * commands share socket writes (auto-pipelining). Once Valkey says a window is full, the
+ * instance refuses locally until it ends, so a flood costs no round trips at all. Valkey away:
+ * fail open.
  */
 export class ValkeyRateLimiter implements RateLimiter {
-  /** One per tenant and window length, like the Valkey keys: bounded by the tenants file. */
-  readonly #leases = new Map<string, Lease>();
-  /** The refill in flight per lease: requests finding the lease empty wait for it once. */
-  readonly #refills = new Map<string, Promise<unknown>>();
+  readonly #full = new LRUCache<string, FullWindow>({ max: FULL_WINDOWS_MAX });
 
   constructor(private readonly client: ValkeyClient) {}
 
-  async consume(tenantId: number, limit: RateLimit): Promise<Decision> {
-    const id = `${tenantId}/${limit.perSeconds}`;
-    let waited = false;
-    for (;;) {
-      const lease = this.#leases.get(id);
-      const now = Date.now();
-      if (lease && now < lease.endsAt && lease.requests === limit.requests) {
-        if (lease.refused) return refusal(lease.endsAt - now);
-        if (lease.remaining > 0) {
-          lease.remaining--;
-          return ALLOWED;
-        }
-      }
-      const pending = this.#refills.get(id);
-      if (!pending || waited) return this.#refill(id, tenantId, limit);
-      waited = true;
-      await pending;
-    }
+  refusing(bucket: Bucket, limit: RateLimit): Decision | undefined {
+    const id = idOf(bucket, limit.perSeconds);
+    const full = this.#full.get(id);
+    if (!full) return undefined;
+    const remainingMs = full.endsAt - Date.now();
+    if (remainingMs > 0 && full.requests === limit.requests) return refusal(remainingMs);
+    this.#full.delete(id);
+    return undefined;
   }
 
-  /** Takes the next lease from Valkey; its first request is the caller's. */
-  async #refill(id: string, tenantId: number, limit: RateLimit): Promise<Decision> {
-    const key = keys.rateLimit(tenantId, limit.perSeconds);
-    const size = leaseSize(limit);
-    const request = this.client.attempt((c) =>
-      replies(c.multi().incrby(key, size).expire(key, limit.perSeconds, 'NX').pttl(key).exec()),
-    );
-    this.#refills.set(id, request);
-    try {
-      const result = await request;
-      if (!result) return ALLOWED;
-      const [count, , remainingMs] = result as [number, number, number];
-      const granted = Math.max(0, Math.min(size, limit.requests - (count - size)));
-      const windowMs = remainingMs > 0 ? remainingMs : limit.perSeconds * 1000;
-      this.#leases.set(id, {
-        requests: limit.requests,
-        remaining: Math.max(0, granted - 1),
-        endsAt: Date.now() + windowMs,
-        refused: granted === 0,
-      });
-      return granted > 0 ? ALLOWED : refusal(windowMs);
-    } finally {
-      if (this.#refills.get(id) === request) this.#refills.delete(id);
-    }
-  }
-}
-
-/** The in-process fallback (one instance only). One entry per tenant id from the tenants file. */
-export class MemoryRateLimiter implements RateLimiter {
-  readonly #windows = new Map<string, { count: number; endsAt: number }>();
-
-  async consume(tenantId: number, limit: RateLimit): Promise<Decision> {
-    const key = `${tenantId}/${limit.perSeconds}`;
-    const now = Date.now();
-    let window = this.#windows.get(key);
-    if (!window || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + limit.perSeconds * 1000 };
-      this.#windows.set(key, window);
-    }
-    window.count++;
-    return window.count <= limit.requests ? ALLOWED : refusal(window.endsAt - now);
+  async consume(bucket: Bucket, limit: RateLimit): Promise<Decision> {
+    const refused = this.refusing(bucket, limit);
+    if (refused) return refused;
+    const key = keyOf(bucket, limit.perSeconds);
+    const result = await this.client.attempt((c) => c.countWindow(key, limit.perSeconds));
+    if (!result) return ALLOWED;
+    const [count, remainingMs] = result;
+    if (count <= limit.requests) return ALLOWED;
+    const windowMs = remainingMs > 0 ? remainingMs : limit.perSeconds * 1000;
+    this.#full.set(idOf(bucket, limit.perSeconds), {
+      requests: limit.requests,
+      endsAt: Date.now() + windowMs,
+    });
+    return refusal(windowMs);
   }
 }
 
 /**
- * Counts each GraphQL request against its tenant's `rateLimit`, after the tenant is known and
- * before the token is verified or the query parsed: a flood is refused before any other work.
+ * The in-process fallback (one instance only). Tenant windows are bounded by the tenants file;
+ * client windows by an LRU, so a flood of addresses cannot grow memory (nor evict a tenant's).
+ */
+export class MemoryRateLimiter implements RateLimiter {
+  readonly #tenants = new Map<string, { count: number; endsAt: number }>();
+  readonly #clients = new LRUCache<string, { count: number; endsAt: number }>({ max: FULL_WINDOWS_MAX });
+
+  #window(bucket: Bucket, limit: RateLimit) {
+    const id = idOf(bucket, limit.perSeconds);
+    const windows = bucket.kind === 'tenant' ? this.#tenants : this.#clients;
+    let window = windows.get(id);
+    const now = Date.now();
+    if (!window || window.endsAt <= now) {
+      window = { count: 0, endsAt: now + limit.perSeconds * 1000 };
+      windows.set(id, window);
+    }
+    return window;
+  }
+
+  refusing(bucket: Bucket, limit: RateLimit): Decision | undefined {
+    const window = this.#window(bucket, limit);
+    // Over, not at, the limit: as with Valkey, a bucket is refused once a request was refused.
+    return window.count > limit.requests ? refusal(window.endsAt - Date.now()) : undefined;
+  }
+
+  async consume(bucket: Bucket, limit: RateLimit): Promise<Decision> {
+    const window = this.#window(bucket, limit);
+    window.count++;
+    return window.count <= limit.requests ? ALLOWED : refusal(window.endsAt - Date.now());
+  }
+}
+
+/**
+ * Counts each GraphQL request against its tenant's `rateLimit`, once its credentials were
+ * accepted (or it has none): requests whose credentials fail are limited apart, per client
+ * address (auth/plugin.ts), so a stranger cannot spend a tenant's budget. It runs before the
+ * query is parsed, so a flood over the limit is refused before any GraphQL work.
  */
 export function useRateLimit(limiter: RateLimiter, onRejected: () => void = () => {}): Plugin {
   return {
     async onRequest({ request, endResponse }) {
-      const tenant = stateOf(request).tenant;
-      if (!tenant) return; // not a GraphQL request (health, metrics)
-      const decision = await limiter.consume(tenant.id, tenant.rateLimit);
+      const { tenant, principal } = stateOf(request);
+      if (!tenant || !principal) return; // not a GraphQL request (health, metrics), or already answered
+      const decision = await limiter.consume({ kind: 'tenant', tenantId: tenant.id }, tenant.rateLimit);
       if (decision.allowed) return;
       onRejected();
       endResponse(errorResponse(rateLimited(decision.retryAfterSeconds)));

@@ -27,6 +27,26 @@ export function requestHost(
   return host.includes(',') ? { ok: false } : { ok: true, value: host };
 }
 
+/**
+ * The address a request came from, for limits kept per client: the socket's peer, or behind a
+ * trusted proxy (TRUST_PROXY) the last `X-Forwarded-For` entry — the one that proxy appended;
+ * the entries before it are whatever the client sent. Requests made in-process share one name.
+ */
+export function clientAddress(
+  request: Request,
+  req: IncomingMessage | undefined,
+  trustProxy: boolean,
+): string {
+  if (trustProxy) {
+    const forwarded = req
+      ? rawHeaderValues(req, 'x-forwarded-for')
+      : headerValues(request, 'x-forwarded-for');
+    const last = forwarded.at(-1)?.split(',').at(-1)?.trim();
+    if (last) return last.slice(0, 64);
+  }
+  return req?.socket.remoteAddress ?? 'in-process';
+}
+
 function rawHeaderValues(req: IncomingMessage, name: string): string[] {
   const values: string[] = [];
   const raw = req.rawHeaders;

@@ -50,6 +50,7 @@ export interface Peer {
 interface GqlOptions {
   token?: string;
   variables?: object;
+  headers?: Record<string, string>;
 }
 
 export async function gql(
@@ -58,7 +59,7 @@ export async function gql(
   query: string,
   options: GqlOptions = {},
 ): Promise<GraphQLResponse> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', host };
+  const headers: Record<string, string> = { 'content-type': 'application/json', host, ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const response = await app.fetch(`http://${host}/graphql`, {
     method: 'POST',
