@@ -26,6 +26,7 @@ import { useCompiledExecution } from './graphql/compiled-execution.js';
 import { tenantSchema } from './graphql/index.js';
 import { limitPlugins } from './graphql/limits.js';
 import { Loaders } from './graphql/loaders.js';
+import { useOrderedBatches } from './graphql/ordered-batches.js';
 import { pingDatabase, useHealth } from './health.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics, useMetricsEndpoint } from './metrics.js';
@@ -138,6 +139,7 @@ export function createApp(deps: AppDeps): App {
       // After authentication: only requests whose credentials were accepted (or that had none)
       // spend the tenant's budget.
       ...(deps.rateLimiter ? [useRateLimit(deps.rateLimiter, () => metrics.rateLimited.inc())] : []),
+      useOrderedBatches(),
       ...limitPlugins(config),
       useClientErrorCodes(),
       useAdminRequestLog(logger),

@@ -18,6 +18,8 @@ export interface RequestState {
   principal?: Principal;
   transaction?: RequestTransaction;
   operationName?: string;
+  /** A batch with a mutation: its operations run in order (graphql/ordered-batches.ts). */
+  orderedBatch?: boolean;
 }
 
 const states = new WeakMap<Request, RequestState>();

@@ -301,3 +301,62 @@ describe('response cache', () => {
     expect((after.body.data as { projects: { totalCount: number } }).projects.totalCount).toBe(count + 1);
   });
 });
+
+describe('a batch with a mutation', () => {
+  const C = 'tenant3.localhost'; // tenant 4, untouched by the tests above
+  const COUNT = '{ projects { totalCount } }';
+  const CREATE = 'mutation($n: String!) { createProject(input: { name: $n }) { name } }';
+  const batch = async (token: string, items: unknown[]) => {
+    const response = await t.app.fetch(`http://${C}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', host: C, authorization: `Bearer ${token}` },
+      body: JSON.stringify(items),
+    });
+    return { status: response.status, body: (await response.json()) as any[] };
+  };
+  const total = (item: any) => item.data.projects.totalCount as number;
+
+  it('answers a query after the mutation with its writes, never from an entry made before it', async () => {
+    const token = await t.token(4);
+    // A cached answer exists for the query text: 0 projects.
+    await t.gql(C, COUNT, { token });
+    expect((await t.gql(C, COUNT, { token })).headers.get(CACHE_HEADER)).toBe('hit');
+
+    const [created, after] = (
+      await batch(token, [{ query: CREATE, variables: { n: 'one' } }, { query: COUNT }])
+    ).body;
+    expect(created.data).toEqual({ createProject: { name: 'one' } });
+    expect(total(after)).toBe(1);
+
+    // In order: a query before the mutation sees the state before it, the one after sees it.
+    const answers = (
+      await batch(token, [
+        { query: COUNT },
+        { query: CREATE, variables: { n: 'two' } },
+        { query: COUNT },
+        { query: COUNT },
+      ])
+    ).body;
+    expect(answers.map((a) => a.errors)).toEqual([undefined, undefined, undefined, undefined]);
+    expect([total(answers[0]), total(answers[2]), total(answers[3])]).toEqual([1, 2, 2]);
+  });
+
+  it('runs every operation even when one of them is malformed or fails', async () => {
+    const token = await t.token(4);
+    const answers = (
+      await batch(token, [
+        { query: CREATE, variables: { n: '' } }, // BAD_USER_INPUT: writes nothing
+        { query: 123 },
+        { query: '{ nope }' },
+        { query: CREATE, variables: { n: 'three' } },
+        { query: COUNT },
+      ])
+    ).body;
+    expect(answers).toHaveLength(5);
+    expect(answers[0].errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(answers[1].errors).toHaveLength(1);
+    expect(answers[2].errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(answers[3].data).toEqual({ createProject: { name: 'three' } });
+    expect(total(answers[4])).toBe(3);
+  });
+});
