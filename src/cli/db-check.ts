@@ -16,6 +16,7 @@ runtime role that can bypass it.
   async run(_args, env) {
     const runtimeUrl = env.DATABASE_URL;
     if (!runtimeUrl) throw new UsageError('DATABASE_URL is not set');
+    if (!URL.canParse(runtimeUrl)) throw new UsageError('DATABASE_URL is not a URL');
     const { checkCatalog } = await import('../db/catalog-check.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {

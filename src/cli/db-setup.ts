@@ -1,4 +1,4 @@
-import { defineCommand } from './command.js';
+import { defineCommand, UsageError } from './command.js';
 
 /**
  * `tenantql db setup`: creates or updates the database and its three roles, migrates, and
@@ -17,6 +17,7 @@ and DATABASE_OWNER_URL=... lines for an env file. Run again, it migrates and rot
   },
   async run({ values }) {
     const superuserUrl = values['superuser-url']!;
+    if (!URL.canParse(superuserUrl)) throw new UsageError('--superuser-url is not a URL');
     const { setupDatabase } = await import('../db/setup.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {

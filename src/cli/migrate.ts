@@ -10,6 +10,7 @@ export default defineCommand({
   async run(_args, env) {
     const ownerUrl = env.DATABASE_OWNER_URL;
     if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set (tenantql db setup prints it)');
+    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
     const { migrate } = await import('../db/migrate.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {

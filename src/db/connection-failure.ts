@@ -19,6 +19,7 @@ const NETWORK: Record<string, string> = {
  */
 export function describeConnectionFailure(error: unknown, setting: string, url: string): string | undefined {
   const { code, message = '' } = error as { code?: string; message?: string };
+  if (!URL.canParse(url)) return undefined;
   const target = new URL(url);
   const address = `${target.hostname}:${target.port || '5432'}`;
   const user = decodeURIComponent(target.username);

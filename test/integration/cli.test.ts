@@ -129,6 +129,7 @@ describe('tenantql with a wrong command or option', () => {
     [['valkey-acl', '--apply=yes'], /--apply/, 'valkey-acl'],
     [['db', 'setup', '--superuser-url'], /--superuser-url/, 'db setup'],
     [['db', 'setup'], /--superuser-url is required/, 'db setup'],
+    [['db', 'setup', '--superuser-url', 'postgres://u:secret-in-url@[bad'], /not a URL/, 'db setup'],
     [['tenants', 'check', 'a.json', 'b.json'], /b\.json/, 'tenants check'],
     [['migrate', 'now'], /now/, 'migrate'],
     [['token', '--tenant', 'tenant1'], /--sub/, 'token'],
@@ -142,6 +143,7 @@ describe('tenantql with a wrong command or option', () => {
     expect(first).toMatch(problem);
     expect(rest[0]).toMatch(new RegExp(`^usage: tenantql ${name}`));
     expect(result.stderr).not.toMatch(STACK_FRAME);
+    expect(result.stderr).not.toContain('secret-in-url');
     expect(await snapshot(cwd)).toEqual(before);
   });
 
