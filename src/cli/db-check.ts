@@ -1,30 +1,33 @@
-import { parseArgs } from 'node:util';
-import { checkCatalog } from '../db/catalog-check.js';
-
-const USAGE = 'usage: DATABASE_URL=... tenantql db check';
+import { defineCommand, UsageError } from './command.js';
 
 /**
  * `tenantql db check`: connected as the runtime role, prints `ok` or one problem a line
  * (each naming its table or role) and exits 1 if there is any.
  */
-export default async function dbCheck(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  try {
-    parseArgs({ args: argv, options: {}, strict: true });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const runtimeUrl = env.DATABASE_URL;
-  if (!runtimeUrl) {
-    process.stderr.write(`DATABASE_URL is not set\n${USAGE}\n`);
-    return 2;
-  }
-  try {
-    const problems = await checkCatalog(runtimeUrl);
-    process.stdout.write(problems.length ? problems.map((problem) => `${problem}\n`).join('') : 'ok\n');
-    return problems.length ? 1 : 0;
-  } catch (error) {
-    process.stderr.write(`db check failed: ${(error as Error).message}\n`);
-    return 1;
-  }
-}
+export default defineCommand({
+  name: 'db check',
+  summary: 'verify RLS on every tenant table, as DATABASE_URL',
+  usage: [''],
+  description: `Connected as the runtime role, prints ok, or one problem a line (each naming its table
+or role) and exits 1: a tenant table without forced row level security and a policy, or a
+runtime role that can bypass it.
+`,
+  env: { DATABASE_URL: 'the runtime role' },
+  async run(_args, env) {
+    const runtimeUrl = env.DATABASE_URL;
+    if (!runtimeUrl) throw new UsageError('DATABASE_URL is not set');
+    if (!URL.canParse(runtimeUrl)) throw new UsageError('DATABASE_URL is not a URL');
+    const { checkCatalog } = await import('../db/catalog-check.js');
+    const { describeConnectionFailure } = await import('../db/connection-failure.js');
+    try {
+      const problems = await checkCatalog(runtimeUrl);
+      process.stdout.write(problems.length ? problems.map((problem) => `${problem}\n`).join('') : 'ok\n');
+      return problems.length ? 1 : 0;
+    } catch (error) {
+      const line =
+        describeConnectionFailure(error, 'DATABASE_URL', runtimeUrl) ?? `failed: ${(error as Error).message}`;
+      process.stderr.write(`tenantql db check: ${line}\n`);
+      return 1;
+    }
+  },
+});

@@ -1,37 +1,37 @@
-import { parseArgs } from 'node:util';
-import { setupDatabase } from '../db/setup.js';
-
-const USAGE = 'usage: tenantql db setup --superuser-url URL [--database NAME]';
+import { defineCommand, UsageError } from './command.js';
 
 /**
  * `tenantql db setup`: creates or updates the database and its three roles, migrates, and
  * prints the connection URLs with fresh passwords, ready to paste into an env file.
  */
-export default async function dbSetup(argv: string[], _env: NodeJS.ProcessEnv): Promise<number> {
-  let values: { 'superuser-url'?: string; database?: string };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { 'superuser-url': { type: 'string' }, database: { type: 'string' } },
-      strict: true,
-    }));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const superuserUrl = values['superuser-url'];
-  if (!superuserUrl) {
-    process.stderr.write(`--superuser-url is required\n${USAGE}\n`);
-    return 2;
-  }
-  try {
-    const urls = await setupDatabase({ superuserUrl, database: values.database });
-    process.stdout.write(
-      `DATABASE_URL=${urls.databaseUrl}\nDATABASE_ADMIN_URL=${urls.adminUrl}\nDATABASE_OWNER_URL=${urls.ownerUrl}\n`,
-    );
-    return 0;
-  } catch (error) {
-    process.stderr.write(`db setup failed: ${(error as Error).message}\n`);
-    return 1;
-  }
-}
+export default defineCommand({
+  name: 'db setup',
+  summary: 'create the database and its three roles, migrate, print their URLs',
+  description: `Creates (or brings back in line) the database and its roles NAME_owner, NAME_app and
+NAME_admin with fresh passwords, migrates, and prints DATABASE_URL=..., DATABASE_ADMIN_URL=...
+and DATABASE_OWNER_URL=... lines for an env file. Run again, it migrates and rotates the passwords.
+`,
+  options: {
+    'superuser-url': { type: 'string', value: 'URL', required: true, help: 'a superuser connection URL' },
+    database: { type: 'string', value: 'NAME', help: 'the database to create (default tenantql)' },
+  },
+  async run({ values }) {
+    const superuserUrl = values['superuser-url']!;
+    if (!URL.canParse(superuserUrl)) throw new UsageError('--superuser-url is not a URL');
+    const { setupDatabase } = await import('../db/setup.js');
+    const { describeConnectionFailure } = await import('../db/connection-failure.js');
+    try {
+      const urls = await setupDatabase({ superuserUrl, database: values.database });
+      process.stdout.write(
+        `DATABASE_URL=${urls.databaseUrl}\nDATABASE_ADMIN_URL=${urls.adminUrl}\nDATABASE_OWNER_URL=${urls.ownerUrl}\n`,
+      );
+      return 0;
+    } catch (error) {
+      const line =
+        describeConnectionFailure(error, '--superuser-url', superuserUrl) ??
+        `failed: ${(error as Error).message}`;
+      process.stderr.write(`tenantql db setup: ${line}\n`);
+      return 1;
+    }
+  },
+});

@@ -1,39 +1,62 @@
-/** `tenantql <command>`: each command is one module that takes argv and env and returns an exit code. */
-type Command = (argv: string[], env: NodeJS.ProcessEnv) => Promise<number>;
+import type { Command } from './command.js';
+import { table } from './command.js';
+import dbCheck from './db-check.js';
+import dbSetup from './db-setup.js';
+import migrate from './migrate.js';
+import schema from './schema.js';
+import start from './start.js';
+import tenantsCheck from './tenants-check.js';
+import token from './token.js';
+import valkeyAcl from './valkey-acl.js';
 
-const commands: Record<string, () => Promise<Command>> = {
-  start: async () => (await import('./start.js')).default,
-  migrate: async () => (await import('./migrate.js')).default,
-  'db setup': async () => (await import('./db-setup.js')).default,
-  'db check': async () => (await import('./db-check.js')).default,
-  'tenants check': async () => (await import('./tenants-check.js')).default,
-  token: async () => (await import('./token.js')).default,
-  schema: async () => (await import('./schema.js')).default,
-  'valkey-acl': async () => (await import('./valkey-acl.js')).default,
-};
+/** `tenantql <command>`: each command declares its usage and help (see command.ts). */
+const COMMANDS: readonly Command[] = [
+  start,
+  migrate,
+  dbSetup,
+  dbCheck,
+  tenantsCheck,
+  token,
+  schema,
+  valkeyAcl,
+];
 
-const USAGE = `usage: tenantql <command>
+const HELP = `usage: tenantql <command> [options]
 
-  start                                   run the server
-  migrate                                 apply migrations/ as DATABASE_OWNER_URL
-  db setup --superuser-url URL [--database NAME]
-  db check                                verify RLS on every tenant table (as DATABASE_URL)
-  tenants check [FILE]                    validate a tenants file
-  token --tenant SUBDOMAIN_OR_ID --sub SUBJECT [--ttl 1h]
-  token --service VIRTUAL_ID [--ttl 5m]
-  schema [--check]                        print the SDL to schema/ (or fail on drift)
-  valkey-acl [--apply] [--tenant ID]... [--server-user NAME]
-                                          ACL SETUSER per tenant, confined to {t<ID>}:
+Commands:
+${table(COMMANDS.map((command) => [command.spec.name, command.spec.summary]))}
+Run \`tenantql <command> --help\` for a command's options and the environment it reads.
 `;
 
+/** Resolves with the exit code; never rejects, and never prints a stack. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const two = argv.slice(0, 2).join(' ');
-  const name = commands[two] ? two : argv[0];
-  const load = name ? commands[name] : undefined;
-  if (!load) {
-    process.stderr.write(USAGE);
-    return argv.length === 0 || argv[0] === '--help' ? 0 : 2;
+  if (argv.length === 0 || isHelp(argv[0]) || (argv[0] === 'help' && argv.length === 1)) {
+    process.stdout.write(HELP);
+    return 0;
   }
-  const rest = argv.slice(name!.split(' ').length);
-  return (await load())(rest, env);
+  // `tenantql help <command>` is `tenantql <command> --help`.
+  const [words, rest] = argv[0] === 'help' ? [argv.slice(1), ['--help']] : [argv, undefined];
+  const command = COMMANDS.find((c) => c.spec.name.split(' ').every((part, i) => words[i] === part));
+  if (!command) {
+    // `db` is the first word of several commands, not one itself.
+    const group = COMMANDS.some((c) => c.spec.name.startsWith(`${words[0]} `));
+    if (group && isHelp(words[1])) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const name = group && words[1] && !words[1].startsWith('-') ? `${words[0]} ${words[1]}` : words[0];
+    process.stderr.write(`tenantql: unknown command '${name}'\n\n${HELP}`);
+    return 2;
+  }
+  const { name } = command.spec;
+  try {
+    return await command(rest ?? words.slice(name.split(' ').length), env);
+  } catch (error) {
+    // The last resort: one line, not a stack (commands report the failures they expect).
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`tenantql ${name}: ${message.replaceAll('\n', ' ')}\n`);
+    return 1;
+  }
 }
+
+const isHelp = (arg: string | undefined) => arg === '--help' || arg === '-h';

