@@ -49,6 +49,8 @@ export interface Peer {
 
 interface GqlOptions {
   token?: string;
+  /** A whole Authorization header (e.g. `ApiKey …`), instead of `token`. */
+  authorization?: string;
   variables?: object;
 }
 
@@ -76,6 +78,8 @@ export interface Subscription {
   quiet(ms: number): Promise<boolean>;
   /** Resolves true once the server ended the stream (within `ms`). */
   ended(ms: number): Promise<boolean>;
+  /** `Date.now()` when the server ended the stream (its last byte was read), if it has. */
+  readonly endedAt: number | undefined;
   close(): Promise<void>;
 }
 
@@ -92,6 +96,7 @@ export async function subscribe(
     host,
   };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.authorization) headers.authorization = options.authorization;
   const response = await app.fetch(`http://${host}/graphql`, {
     method: 'POST',
     headers,
@@ -104,12 +109,14 @@ export async function subscribe(
   let buffer = '';
   let waiting: (() => void) | undefined;
   let finished = false;
+  let endedAt: number | undefined;
   const pump = (async () => {
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) {
           finished = true;
+          endedAt = Date.now();
           waiting?.();
           return;
         }
@@ -142,6 +149,9 @@ export async function subscribe(
     });
   return {
     status: response.status,
+    get endedAt() {
+      return endedAt;
+    },
     async next(timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       while (events.length === 0) {
