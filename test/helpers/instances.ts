@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.js';
+import { StreamCredentials } from '../../src/auth/stream-credentials.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import type { Config } from '../../src/config.js';
@@ -18,6 +19,7 @@ export async function startPeer(
 ): Promise<Peer> {
   const pool = createPool({ url: t.db.appUrl, max: 4, logger, applicationName: 'tenantql-peer' });
   const valkey = await startValkeyServices(config, logger);
+  const streams = new StreamCredentials({ tenants: () => t.registry.current, events: valkey.events, logger });
   const app = createApp({
     config,
     logger,
@@ -28,10 +30,12 @@ export async function startPeer(
     cache: valkey.cache,
     rateLimiter: valkey.rateLimiter,
     events: valkey.events,
+    streams,
   });
   return {
     app,
     valkey,
+    streams,
     gql: (host, query, options) => gql(app, host, query, options),
     close: async () => {
       await valkey.close();
@@ -43,6 +47,8 @@ export async function startPeer(
 export interface Peer {
   app: App;
   valkey: ValkeyServices;
+  /** The peer's open subscription streams. */
+  streams: StreamCredentials;
   gql: (host: string, query: string, options?: GqlOptions) => Promise<GraphQLResponse>;
   close(): Promise<void>;
 }
