@@ -107,9 +107,26 @@ export class StreamCredentials implements StreamGuard {
     };
   }
 
-  /** Re-checks every open stream against the current tenant set; call after each reload. */
+  /**
+   * Re-checks every open stream against the current tenant set; call after each reload. One
+   * log line for all the streams it ends (a disabled tenant may have thousands).
+   */
   recheck(): void {
-    for (const stream of this.#open) this.#check(stream);
+    const tenants = this.options.tenants();
+    const now = Date.now();
+    const ended: Partial<Record<AppError['code'], number>> = {};
+    for (const stream of this.#open) {
+      const problem = credentialProblem(stream.credential, tenants, now);
+      if (!problem) continue;
+      this.#end(stream, problem, false);
+      ended[problem.code] = (ended[problem.code] ?? 0) + 1;
+    }
+    if (Object.keys(ended).length > 0) {
+      this.options.logger.info(
+        { ended },
+        'subscriptions ended by a reload: their credentials are no longer valid',
+      );
+    }
   }
 
   #check(stream: Watched): boolean {
@@ -128,26 +145,33 @@ export class StreamCredentials implements StreamGuard {
     return false;
   }
 
-  /** Fires at `exp` by Date.now (re-armed if the timer woke early, or the delay was too long for one). */
+  /**
+   * A timer to `exp`, checked by Date.now when it fires (re-armed if it woke early, or if `exp`
+   * was too far for one timer). A past `exp` needs none: watch's first check ends the stream.
+   */
   #armExpiry(stream: Watched): void {
     const { principal } = stream.credential;
-    if (!this.#open.has(stream) || (principal.kind !== 'USER' && principal.kind !== 'SERVICE')) return;
+    if (principal.kind !== 'USER' && principal.kind !== 'SERVICE') return;
     const left = principal.expiresAt * 1000 - Date.now();
-    if (left <= 0) {
-      queueMicrotask(() => this.#check(stream));
-      return;
-    }
-    stream.expiry = setTimeout(() => this.#armExpiry(stream), Math.min(left, MAX_TIMER_MS));
+    if (left <= 0) return;
+    stream.expiry = setTimeout(
+      () => {
+        if (this.#check(stream)) this.#armExpiry(stream);
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
     stream.expiry.unref();
   }
 
-  #end(stream: Watched, error: AppError): void {
+  #end(stream: Watched, error: AppError, log = true): void {
     if (!this.#release(stream)) return;
-    const { tenant, principal } = stream.credential;
-    this.options.logger.info(
-      { tenantId: tenant.id, principal: principal.kind, code: error.code },
-      'subscription ended: its credential is no longer valid',
-    );
+    if (log) {
+      const { tenant, principal } = stream.credential;
+      this.options.logger.info(
+        { tenantId: tenant.id, principal: principal.kind, code: error.code },
+        'subscription ended: its credential is no longer valid',
+      );
+    }
     stream.end(error);
   }
 

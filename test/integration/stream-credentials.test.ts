@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { channels } from '../../src/cache/keyspace.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
@@ -47,6 +48,10 @@ const tenantsFile = (tenants: TenantEntry[]) => ({ ...defaultTenants, tenants })
 let t: TestApp;
 let peer: Peer;
 let valkey: OwnServer;
+/** Both instances' log lines. */
+const lines: Record<string, any>[] = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+const logged = (text: string) => lines.filter((line) => String(line.msg).includes(text));
 let redis: Redis;
 let superuser: pg.Client;
 const tokens: Record<number, string> = {};
@@ -134,8 +139,8 @@ async function rowIdOf(tenantId: number, secret: string): Promise<string> {
 beforeAll(async () => {
   valkey = await OwnServer.start();
   redis = new Redis(valkey.url);
-  t = await TestApp.start({ valkeyUrl: valkey.url, tenants: tenantsFile(baseTenants) });
-  peer = await startPeer(t);
+  t = await TestApp.start({ valkeyUrl: valkey.url, tenants: tenantsFile(baseTenants), logger });
+  peer = await startPeer(t, logger);
   superuser = new pg.Client({ connectionString: t.db.superuserUrl });
   await superuser.connect();
   for (const id of [2, 3, 5] as const) {
@@ -170,6 +175,8 @@ describe('a reload that withdraws what a stream was opened with', () => {
     report('grant withdrawn (reload to stream end)', service.endedAt! - started);
     await expectReceives(control, task);
     await expectReceives(stillGranted, await createTask(3, 'still granted'));
+    // One line per reload for the operator, however many streams it ended.
+    expect(logged('subscriptions ended by a reload').at(-1)).toMatchObject({ ended: { FORBIDDEN: 1 } });
   });
 
   it('(b) ends the streams of a virtual tenant that is disabled, or removed', async () => {
@@ -236,6 +243,12 @@ describe('API key revocation', () => {
     await expectEndedWith(victim, 'UNAUTHENTICATED');
     await expectReceives(otherKey, task);
     await expectReceives(control, task);
+    expect(logged('subscription ended: its credential is no longer valid').at(-1)).toMatchObject({
+      tenantId: 2,
+      principal: 'API_KEY',
+      code: 'UNAUTHENTICATED',
+    });
+    expect(JSON.stringify(lines)).not.toContain(revoked.secret.split('_')[2]);
   });
 
   it('checks the key before every event, so a lost revocation message still delivers nothing', async () => {
