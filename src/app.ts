@@ -3,6 +3,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createApiKeyLookup } from './auth/api-key-principal.js';
 import { useAuthentication } from './auth/plugin.js';
 import type { Principal } from './auth/principal.js';
+import { StreamCredentials } from './auth/stream-credentials.js';
 import type { TokenVerifier } from './auth/verify.js';
 import { useResponseCache } from './cache/cache-plugin.js';
 import { EventBus } from './cache/events.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
   /** Tenant events for subscriptions; unset: an in-process bus (one instance). */
   events?: EventBus;
+  /** Open subscription streams and their credentials; unset: the app makes one. Tests pass theirs to inspect it. */
+  streams?: StreamCredentials;
   shuttingDown?: () => boolean;
   /** Aborted when shutdown begins: subscription streams end cleanly. */
   shutdownSignal?: AbortSignal;
@@ -87,6 +90,10 @@ export function createApp(deps: AppDeps): App {
   metrics.observePool('runtime', deps.pool);
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
+  // Streams end when their credential does: at exp, on a key's revocation, and here, on a reload.
+  const streams =
+    deps.streams ?? new StreamCredentials({ tenants: () => deps.registry.current, events, logger });
+  deps.registry.onReload(() => streams.recheck());
   // A tenant's subscription events run one at a time, so its many subscribers never crowd out
   // its ordinary requests; each still takes its fair turn at the pool.
   const eventSlot = oneAtATimePerTenant(acquireSlot, EVENT_WAIT_TIMEOUT_MS);
@@ -146,7 +153,7 @@ export function createApp(deps: AppDeps): App {
       useRequestTransaction(logger),
       useSubscriptionTransactions({
         fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId, eventSlot) }),
-        stillServed: (base) => deps.registry.current.byId(base.tenant.id)?.disabled === false,
+        guard: streams,
       }),
       ...useCompiledExecution([tenantSchema, adminSchema]),
       ...(deps.cache

@@ -3,11 +3,19 @@ import type { TenantSet } from '../tenancy/tenant-set.js';
 import { type Tenant, tenantKind } from '../tenancy/tenants-file.js';
 import type { TokenVerifier } from './verify.js';
 
-/** Who is calling, decided once per request before GraphQL runs. */
+/**
+ * Who is calling, decided once per request before GraphQL runs. `expiresAt` is the token's `exp`
+ * (seconds since the epoch): a subscription stream it opened ends then (auth/stream-credentials.ts).
+ */
 export type Principal =
   | { readonly kind: 'ANONYMOUS' }
-  | { readonly kind: 'USER'; readonly subject: string }
-  | { readonly kind: 'SERVICE'; readonly subject: string; readonly actorTenantId: number }
+  | { readonly kind: 'USER'; readonly subject: string; readonly expiresAt: number }
+  | {
+      readonly kind: 'SERVICE';
+      readonly subject: string;
+      readonly actorTenantId: number;
+      readonly expiresAt: number;
+    }
   | { readonly kind: 'API_KEY'; readonly subject: string; readonly apiKeyId: string };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
@@ -51,6 +59,7 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
   const claimed = parseTenantClaim(claims[ctx.tenantClaim]);
   if (!subject || claimed === undefined) throw unauthenticated('The token lacks a subject or tenant.');
   const claimedTenant = ctx.tenants.byId(claimed);
+  const expiresAt = claims.exp as number; // the verifier requires a numeric exp
 
   if (verified.kind === 'user') {
     // User tokens act only for regular tenants and the system tenant, never as a peer server:
@@ -59,14 +68,14 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
       throw unauthenticated('A user token cannot act for a virtual tenant.');
     if (ctx.tenant.kind === 'virtual') throw forbidden('This host accepts only its own service tokens.');
     if (claimed !== ctx.tenant.id) throw tenantMismatch();
-    return { kind: 'USER', subject };
+    return { kind: 'USER', subject, expiresAt };
   }
 
   if (claimedTenant?.kind !== 'virtual' || claimedTenant.disabled) {
     throw unauthenticated('The service token names no configured virtual tenant.');
   }
   if (!serviceMayAct(claimedTenant, ctx.tenant)) throw forbidden('This service is not granted this tenant.');
-  return { kind: 'SERVICE', subject, actorTenantId: claimedTenant.id };
+  return { kind: 'SERVICE', subject, actorTenantId: claimedTenant.id, expiresAt };
 }
 
 /** A virtual tenant acts on its own host and on the regular tenants its grants name. */

@@ -69,6 +69,8 @@ const topics = {
     taskId: rowId,
     projectId: rowId,
   }),
+  /** An API key of the tenant was revoked: its open subscription streams end, on every instance. */
+  revocations: z.object({ t: tenantId, apiKeyId: rowId }),
 } as const;
 
 export type Topic = keyof typeof topics;

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type App, createApp } from '../../src/app.js';
+import { StreamCredentials } from '../../src/auth/stream-credentials.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import type { Config } from '../../src/config.js';
@@ -18,6 +19,7 @@ export async function startPeer(
 ): Promise<Peer> {
   const pool = createPool({ url: t.db.appUrl, max: 4, logger, applicationName: 'tenantql-peer' });
   const valkey = await startValkeyServices(config, logger);
+  const streams = new StreamCredentials({ tenants: () => t.registry.current, events: valkey.events, logger });
   const app = createApp({
     config,
     logger,
@@ -28,10 +30,12 @@ export async function startPeer(
     cache: valkey.cache,
     rateLimiter: valkey.rateLimiter,
     events: valkey.events,
+    streams,
   });
   return {
     app,
     valkey,
+    streams,
     gql: (host, query, options) => gql(app, host, query, options),
     close: async () => {
       await valkey.close();
@@ -43,12 +47,16 @@ export async function startPeer(
 export interface Peer {
   app: App;
   valkey: ValkeyServices;
+  /** The peer's open subscription streams. */
+  streams: StreamCredentials;
   gql: (host: string, query: string, options?: GqlOptions) => Promise<GraphQLResponse>;
   close(): Promise<void>;
 }
 
 interface GqlOptions {
   token?: string;
+  /** A whole Authorization header (e.g. `ApiKey …`), instead of `token`. */
+  authorization?: string;
   variables?: object;
   headers?: Record<string, string>;
 }
@@ -77,6 +85,8 @@ export interface Subscription {
   quiet(ms: number): Promise<boolean>;
   /** Resolves true once the server ended the stream (within `ms`). */
   ended(ms: number): Promise<boolean>;
+  /** `Date.now()` when the server ended the stream (its last byte was read), if it has. */
+  readonly endedAt: number | undefined;
   close(): Promise<void>;
 }
 
@@ -93,6 +103,7 @@ export async function subscribe(
     host,
   };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.authorization) headers.authorization = options.authorization;
   const response = await app.fetch(`http://${host}/graphql`, {
     method: 'POST',
     headers,
@@ -105,12 +116,14 @@ export async function subscribe(
   let buffer = '';
   let waiting: (() => void) | undefined;
   let finished = false;
+  let endedAt: number | undefined;
   const pump = (async () => {
     try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) {
           finished = true;
+          endedAt = Date.now();
           waiting?.();
           return;
         }
@@ -143,6 +156,9 @@ export async function subscribe(
     });
   return {
     status: response.status,
+    get endedAt() {
+      return endedAt;
+    },
     async next(timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       while (events.length === 0) {

@@ -9,10 +9,12 @@ describe('keyspace', () => {
       keys.rateLimit(2, 60),
       keys.system('reserved'),
       channels.events(2, 'tasks'),
+      channels.events(2, 'revocations'),
     ];
     for (const key of formed) expect(key).toMatch(KEY_PATTERN);
     expect(keys.cacheEntries(2)).toBe('{t2}:cache:entries');
     expect(channels.events(20, 'tasks')).toBe('{t20}:events:tasks');
+    expect(channels.events(2, 'revocations')).toBe('{t2}:events:revocations');
     expect(tenantPattern(2)).toBe('{t2}:*');
   });
 
@@ -62,5 +64,12 @@ describe('keyspace', () => {
     expect(
       values.decodeEvent('{"t":2,"kind":"EXPLODED","taskId":"5","projectId":"1"}', 2, 'tasks'),
     ).toBeUndefined();
+
+    // A revocation carries a key id and nothing else; one of another tenant, or not an id, is dropped.
+    const revocation = values.encodeEvent(2, 'revocations', { apiKeyId: '7' });
+    expect(revocation).toBe('{"apiKeyId":"7","t":2}');
+    expect(values.decodeEvent(revocation, 2, 'revocations')).toEqual({ apiKeyId: '7' });
+    expect(values.decodeEvent(revocation, 3, 'revocations')).toBeUndefined();
+    expect(values.decodeEvent('{"t":2,"apiKeyId":"*"}', 2, 'revocations')).toBeUndefined();
   });
 });

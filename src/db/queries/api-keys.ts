@@ -63,3 +63,13 @@ export async function findLiveApiKey(
   });
   return row;
 }
+
+/** True while the key is not revoked; under RLS, so only a key of the session's tenant is found. */
+export async function isApiKeyLive(db: Db, id: string): Promise<boolean> {
+  const rows = await db.query({
+    name: 'apiKeys.isLive',
+    text: 'SELECT 1 FROM app.api_keys WHERE id = $1 AND revoked_at IS NULL',
+    values: [id],
+  });
+  return rows.length > 0;
+}

@@ -73,10 +73,15 @@ builder.mutationFields((t) => ({
   }),
   revokeApiKey: t.boolean({
     authScopes: USERS_ONLY,
-    description: 'Takes effect on the next request. Revoking a revoked key is not an error.',
+    description:
+      'Takes effect at once: the next request with the key is refused and its open subscriptions end. Revoking a revoked key is not an error.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      if (!(await apiKeys.revokeApiKey(ctx.db, rowId(args.id, 'ApiKey')))) throw notFound('ApiKey');
+      const id = rowId(args.id, 'ApiKey');
+      if (!(await apiKeys.revokeApiKey(ctx.db, id))) throw notFound('ApiKey');
+      // Every instance ends the key's open streams (auth/stream-credentials.ts); the id only, once committed.
+      const tenantId = ctx.tenant.id;
+      ctx.db.afterCommit(() => ctx.events.publish(tenantId, 'revocations', { apiKeyId: id }));
       return true;
     },
   }),
