@@ -30,7 +30,7 @@ import { Loaders } from './graphql/loaders.js';
 import { useOrderedBatches } from './graphql/ordered-batches.js';
 import { pingDatabase, useHealth } from './health.js';
 import type { Logger } from './logger.js';
-import { createMetrics, type Metrics, useMetricsEndpoint } from './metrics.js';
+import { createMetrics, type Metrics, servedPublicly, useMetricsEndpoint } from './metrics.js';
 import { useObservability } from './observability.js';
 import { useRequestBodyLimit } from './request-body-limit.js';
 import { stateOf } from './request-state.js';
@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps): App {
     plugins: [
       useObservability({ logger, metrics, graphqlEndpoint: GRAPHQL_ENDPOINT }),
       useRequestBodyLimit(),
-      useMetricsEndpoint(metrics, config.metrics.token),
+      useMetricsEndpoint(metrics, { token: config.metrics.token, public: servedPublicly(config) }),
       useHealth({
         checkDatabase: pingDatabase(deps.pool),
         valkeyState: deps.valkeyState ?? (() => 'disabled'),

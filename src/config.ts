@@ -50,6 +50,8 @@ export interface Config {
     readonly tenantLabels: number;
     /** Set: /metrics requires `Authorization: Bearer <token>`. */
     readonly token: string | undefined;
+    /** Set: /metrics is served only on this port (of HOST), not next to /graphql. */
+    readonly port: number | undefined;
   };
   readonly limits: {
     readonly maxDepth: number;
@@ -102,6 +104,10 @@ const envSchema = z.object({
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
+  METRICS_PORT: z.preprocess(
+    (v) => (v === undefined || String(v).trim() === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(65535).optional(),
+  ),
   METRICS_TOKEN: optionalText.refine(
     (v) => v === undefined || v.length >= 16,
     'must be at least 16 characters',
@@ -167,6 +173,12 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
   for (const node of clusterNodes ?? []) {
     if (!/^[^:\s]+:\d{1,5}$/.test(node)) problems.push(`VALKEY_CLUSTER_NODES: "${node}" is not host:port`);
   }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
+    problems.push('METRICS_PORT: must differ from PORT (it is a listener of its own)');
+  }
+  if (production && e.METRICS_PORT === undefined && e.METRICS_TOKEN === undefined) {
+    warnings.push('/metrics is not served: set METRICS_PORT (a private listener) or METRICS_TOKEN');
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const config: Config = {
@@ -200,7 +212,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN },
+    metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN, port: e.METRICS_PORT },
     limits: {
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

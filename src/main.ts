@@ -10,7 +10,7 @@ import { syncTenantsTable } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
 import { listen } from './listen.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, metricsListener } from './metrics.js';
 import { drainServer } from './shutdown.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
@@ -77,6 +77,21 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     await listen(server, config.port, config.host);
   } catch (error) {
     return failStart(error, cleanups);
+  }
+  if (config.metrics.port !== undefined) {
+    // A listener of its own for the scraper, where per-tenant figures stay off the public port.
+    const metricsServer = createServer(metricsListener(metrics, config.metrics.token));
+    try {
+      await listen(metricsServer, config.metrics.port, config.host, { port: 'METRICS_PORT', host: 'HOST' });
+    } catch (error) {
+      server.close();
+      return failStart(error, cleanups);
+    }
+    cleanups.unshift(async () => {
+      metricsServer.closeAllConnections();
+      await new Promise((resolve) => metricsServer.close(resolve));
+    });
+    logger.info({ metricsUrl: `http://${config.host}:${config.metrics.port}/metrics` }, 'metrics listening');
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Pool } from './db/pool.js';
@@ -174,25 +175,67 @@ export function createMetrics(options: MetricsOptions): Metrics {
   };
 }
 
+/** Who may read /metrics, and where (config.ts `metrics`). */
+export interface MetricsAccess {
+  /** Set: only `Authorization: Bearer <token>` may read it, wherever it is served. */
+  token: string | undefined;
+  /** Served on the public listener (next to /graphql)? See `servedPublicly`. */
+  public: boolean;
+}
+
 /**
- * Serves `/metrics` on any host. With `token` set, only `Authorization: Bearer <token>` may
- * read it; without one, keep the path off the public internet (see docs/operations.md).
+ * Per-tenant figures are never served anonymously to the internet (SPEC §9): in production the
+ * public listener serves /metrics only with METRICS_TOKEN set; with METRICS_PORT set, only that
+ * listener serves it. Outside production it stays open on the public listener, for development.
  */
-export function useMetricsEndpoint(metrics: Metrics, token: string | undefined): Plugin {
-  const expected = token === undefined ? undefined : Buffer.from(`Bearer ${token}`);
+export function servedPublicly(config: { production: boolean; metrics: { token?: string; port?: number } }) {
+  if (config.metrics.port !== undefined) return false;
+  return config.metrics.token !== undefined || !config.production;
+}
+
+/** The /metrics answer for a request bearing `authorization`. */
+async function metricsAnswer(metrics: Metrics, token: string | undefined, authorization: string | null) {
+  if (token !== undefined) {
+    const expected = Buffer.from(`Bearer ${token}`);
+    const given = Buffer.from(authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { status: 401, type: 'text/plain; charset=utf-8', body: 'metrics token required\n' };
+    }
+  }
+  return { status: 200, type: metrics.registry.contentType, body: await metrics.render() };
+}
+
+/**
+ * `/metrics` on the public listener, on any host, when `access.public`; otherwise the path is
+ * not there (404, like any unknown path). With a token, only `Authorization: Bearer <token>`.
+ */
+export function useMetricsEndpoint(metrics: Metrics, access: MetricsAccess): Plugin {
   return {
     async onRequest({ url, request, endResponse }) {
       if (url.pathname !== METRICS_PATH) return;
-      if (expected) {
-        const given = Buffer.from(request.headers.get('authorization') ?? '');
-        if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-          return endResponse(new Response('metrics token required\n', { status: 401 }));
-        }
-      }
-      const body = await metrics.render();
+      if (!access.public) return endResponse(new Response('Not Found\n', { status: 404 }));
+      const answer = await metricsAnswer(metrics, access.token, request.headers.get('authorization'));
       endResponse(
-        new Response(body, { status: 200, headers: { 'content-type': metrics.registry.contentType } }),
+        new Response(answer.body, { status: answer.status, headers: { 'content-type': answer.type } }),
       );
     },
+  };
+}
+
+/**
+ * The request listener of the METRICS_PORT listener: `GET /metrics` (with the token when one is
+ * set), 404 for anything else. Bind it where only the scraper can reach it.
+ */
+export function metricsListener(metrics: Metrics, token: string | undefined) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== METRICS_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+      return;
+    }
+    metricsAnswer(metrics, token, req.headers.authorization ?? null).then(
+      (answer) => res.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body),
+      () => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('metrics unavailable\n'),
+    );
   };
 }
