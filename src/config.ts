@@ -32,6 +32,11 @@ export interface Config {
   };
   /** Connections in the runtime pool. @default 10 */
   readonly poolMax: number;
+  /**
+   * Named (prepared) statements on the serving pools. Off: every statement is sent unnamed, for
+   * a transaction-pooling proxy that does not track them (docs/pgbouncer.md). @default true
+   */
+  readonly preparedStatements: boolean;
   /** Share of the pool one tenant may hold at once (noisy-neighbour cap). @default 0.5 */
   readonly tenantPoolShare: number;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
@@ -68,6 +73,12 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true');
 
+/** A flag that is on unless set to `0` or `false`. */
+const flagOn = z
+  .enum(['0', '1', 'true', 'false'])
+  .default('1')
+  .transform((v) => v === '1' || v === 'true');
+
 const envSchema = z.object({
   PORT: int(4000, 0, 65535),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -89,6 +100,7 @@ const envSchema = z.object({
   SERVICE_JWT_SECRET: optionalText,
   SERVICE_JWKS_URL: url,
   PG_POOL_MAX: int(10, 1, 1000),
+  PG_PREPARED_STATEMENTS: flagOn,
   TENANT_POOL_SHARE: z.coerce.number().gt(0).max(1).default(0.5),
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
@@ -181,6 +193,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
       devSecret: serviceSecret === DEV_SERVICE_JWT_SECRET,
     },
     poolMax: e.PG_POOL_MAX,
+    preparedStatements: e.PG_PREPARED_STATEMENTS,
     tenantPoolShare: e.TENANT_POOL_SHARE,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

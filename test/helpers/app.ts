@@ -101,6 +101,7 @@ export class TestApp {
       max: config.poolMax,
       logger,
       applicationName: 'tenantql-test',
+      preparedStatements: config.preparedStatements,
     });
     const opened = await TenantRegistry.open({
       file: tenantsFile,
@@ -110,7 +111,13 @@ export class TestApp {
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
     await syncTenantsTable(pool, opened.registry.current);
     const adminPool = config.databaseAdminUrl
-      ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-test-admin' })
+      ? createPool({
+          url: config.databaseAdminUrl,
+          max: 2,
+          logger,
+          applicationName: 'tenantql-test-admin',
+          preparedStatements: config.preparedStatements,
+        })
       : undefined;
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;

@@ -16,7 +16,13 @@ export async function startPeer(
   logger: Logger = silentLogger,
   config: Config = t.config,
 ): Promise<Peer> {
-  const pool = createPool({ url: t.db.appUrl, max: 4, logger, applicationName: 'tenantql-peer' });
+  const pool = createPool({
+    url: t.db.appUrl,
+    max: 4,
+    logger,
+    applicationName: 'tenantql-peer',
+    preparedStatements: config.preparedStatements,
+  });
   const valkey = await startValkeyServices(config, logger);
   const app = createApp({
     config,
