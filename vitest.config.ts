@@ -11,8 +11,22 @@ const timeouts = { testTimeout: 30_000, hookTimeout: 60_000 };
 /** Only the `pgbouncer` project runs it: it needs PgBouncer in front. */
 const PGBOUNCER_ONLY = 'test/integration/pgbouncer.test.ts';
 
-/** Test files whose runtime and admin roles connect through PgBouncer (test/helpers/db.ts). */
-const THROUGH_PGBOUNCER = [PGBOUNCER_ONLY];
+/**
+ * The core of the integration suite again, with the runtime and admin roles connecting through
+ * a PgBouncer in transaction mode (test/helpers/db.ts) and PG_PREPARED_STATEMENTS=0: isolation,
+ * pool safety, RLS and subscriptions, proven behind a pooler rather than assumed.
+ */
+const THROUGH_PGBOUNCER = [
+  PGBOUNCER_ONLY,
+  'test/integration/isolation.test.ts',
+  'test/integration/isolation-property.test.ts',
+  'test/integration/cross-tenant-replay.test.ts',
+  'test/integration/pool-safety.test.ts',
+  'test/integration/concurrency.test.ts',
+  'test/integration/db-rls.test.ts',
+  'test/integration/valkey-events.test.ts',
+  'test/integration/subscription-load.test.ts',
+];
 
 const projects: TestProjectInlineConfiguration[] = [
   {
@@ -34,6 +48,8 @@ if (process.env.TEST_PGBOUNCER === '0') {
       name: 'pgbouncer',
       include: THROUGH_PGBOUNCER,
       provide: { throughPgBouncer: true },
+      // A third of the direct run's property budget: the model is the same, the pooler is new.
+      env: { FC_BUDGET_MS: '5000' },
       ...timeouts,
     },
   });

@@ -91,6 +91,8 @@ export class TestApp {
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
       LOG_LEVEL: 'silent',
       ...(options.valkeyUrl ? { VALKEY_URL: options.valkeyUrl } : {}),
+      // Behind PgBouncer in transaction mode (the `pgbouncer` project), as docs/pgbouncer.md says.
+      ...(db.pgbouncer ? { PG_PREPARED_STATEMENTS: '0' } : {}),
       ...options.env,
     });
     if (!result.ok) throw new Error(result.problems.join('\n'));

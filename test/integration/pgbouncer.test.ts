@@ -3,6 +3,7 @@ import { createLogger } from '../../src/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { classify, createProject, marker, READ, seedMarkers, summary } from '../helpers/fault-load.js';
+import { pgBouncerAdmin } from '../helpers/pgbouncer.js';
 
 // Issue 11 item 16, catalogue G8: behind PgBouncer in transaction mode (the `pgbouncer` project
 // of vitest.config.ts; test/helpers/db.ts routes the runtime and admin roles through it),
@@ -65,6 +66,40 @@ function expectBehindPgBouncer(app: TestApp): void {
   expect(app.db.pgbouncer).toBeDefined();
   expect(new URL(app.db.appUrl).port).toBe(new URL(app.db.pgbouncer!.url).port);
 }
+
+describe('the pgbouncer project', () => {
+  it('serves through PgBouncer: every session of the runtime and admin roles is one of its server connections', async () => {
+    t = await TestApp.start();
+    expectBehindPgBouncer(t);
+    expect(t.config.preparedStatements).toBe(false);
+    const tenant = await t.gql('tenant1.localhost', '{ projects { totalCount } }', {
+      token: await t.token(2),
+    });
+    expect(tenant.body).toEqual({ data: { projects: { totalCount: 0 } } });
+    const system = await t.gql('admin.localhost', '{ tenants { id } }', { token: await t.token(1) });
+    expect(system.body.errors).toBeUndefined();
+
+    const admin = t.db.pgbouncer!.adminUrl;
+    const servers = (await pgBouncerAdmin<{ database: string; remote_pid: string }>(admin, 'SHOW SERVERS'))
+      .filter((s) => s.database === t!.db.name)
+      .map((s) => Number(s.remote_pid));
+    const sessions = await withClient(t.db.superuserUrl, async (c) => {
+      const { rows } = await c.query<{ pid: number; usename: string }>(
+        'SELECT pid, usename FROM pg_stat_activity WHERE datname = current_database() AND usename = ANY($1)',
+        [[new URL(t!.db.appUrl).username, new URL(t!.db.adminUrl).username]],
+      );
+      return rows;
+    });
+    // Both roles' sessions exist (the pools stay open), and PostgreSQL sees PgBouncer's
+    // server connections as the only sessions of the serving roles: nothing went direct.
+    expect(new Set(sessions.map((s) => s.usename)).size).toBe(2);
+    for (const session of sessions) expect(servers).toContain(session.pid);
+    // And PgBouncer counted the transactions: the tenant sync, two requests and their BEGINs.
+    const stats = await pgBouncerAdmin<{ database: string; total_xact_count: string }>(admin, 'SHOW STATS');
+    const own = stats.find((s) => s.database === t!.db.name);
+    expect(Number(own?.total_xact_count)).toBeGreaterThanOrEqual(3);
+  });
+});
 
 describe('600 requests, 30 in flight over two tenants, through PgBouncer in transaction mode', () => {
   it('with named prepared statements (PG_PREPARED_STATEMENTS=1) requests fail: the setting is needed', async () => {
