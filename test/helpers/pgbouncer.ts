@@ -53,8 +53,11 @@ const NOBODY = 65534;
  * throwaway roles), so it can answer the server's SCRAM challenge as each role.
  */
 export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBouncer> {
-  const dir = await mkdtemp(join(tmpdir(), 'tenantql-test-pgbouncer-'));
   const server = new URL(options.serverUrl);
+  // PgBouncer's host= takes a bare address; a URL without one (a Unix socket) is not supported.
+  const host = server.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new Error('PgBouncer needs a TCP host in TEST_DATABASE_URL (or set TEST_PGBOUNCER=0)');
+  const dir = await mkdtemp(join(tmpdir(), 'tenantql-test-pgbouncer-'));
   const port = await freePort();
   const admin = { name: 'tenantql_pgbouncer_admin', password: `pgbouncer-admin-${port}` };
   const users = { ...options.users, [admin.name]: admin.password };
@@ -62,7 +65,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   const ini = [
     '[databases]',
     // The fallback: every database name a client asks for, on the test cluster.
-    `* = host=${server.hostname} port=${server.port || '5432'}`,
+    `* = host=${host} port=${server.port || '5432'}`,
     '[pgbouncer]',
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
