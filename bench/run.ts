@@ -138,6 +138,12 @@ async function startServers(bench: Bench, needed: Set<string>): Promise<Servers>
   const { small, big } = bench.files;
   if (needed.has('main'))
     servers.main = await bench.startTenantql('main', { tenantsFile: small, cacheTtlSeconds: 0 });
+  if (needed.has('unnamed'))
+    servers.unnamed = await bench.startTenantql('unnamed', {
+      tenantsFile: small,
+      cacheTtlSeconds: 0,
+      env: { PG_PREPARED_STATEMENTS: '0' },
+    });
   if (needed.has('cached'))
     servers.cached = await bench.startTenantql('cached', { tenantsFile: small, cacheTtlSeconds: 300 });
   if (needed.has('big'))

@@ -5,7 +5,7 @@ import { seededTenantIds } from './seed.js';
 import type { Bench } from './setup.js';
 import { type Measurement, wrk } from './wrk.js';
 
-export type ServerName = 'hello' | 'helloNoBodyStream' | 'main' | 'cached' | 'big';
+export type ServerName = 'hello' | 'helloNoBodyStream' | 'main' | 'unnamed' | 'cached' | 'big';
 export type Servers = Partial<Record<ServerName, Child>>;
 
 export interface Scenario {
@@ -27,6 +27,13 @@ export const SCENARIOS: Scenario[] = [
   },
   { key: 'B', title: '`{ tenant { name } }`, user token', server: 'main', requests: 'tenant' },
   { key: 'C', title: 'nested projects → tasks → assignee, cache off', server: 'main', requests: 'nested' },
+  // The price of PG_PREPARED_STATEMENTS=0 (behind a transaction-pooling proxy): C′ / C.
+  {
+    key: 'C′',
+    title: 'C with `PG_PREPARED_STATEMENTS=0` (every statement unnamed)',
+    server: 'unnamed',
+    requests: 'nested',
+  },
   { key: 'D', title: 'C with the response cache on (hits)', server: 'cached', requests: 'nested' },
   { key: 'E', title: 'write mix: createTask / updateTask', server: 'main', requests: 'writes' },
   { key: 'F·B', title: 'B with 10,000 tenants in the file', server: 'big', requests: 'tenant' },

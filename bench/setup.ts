@@ -28,6 +28,8 @@ export interface TenantqlOptions {
   logLevel?: string;
   /** Node flags before the script, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** Extra settings for this server, e.g. `{ PG_PREPARED_STATEMENTS: '0' }`. */
+  env?: Record<string, string>;
 }
 
 export interface Bench {
@@ -121,6 +123,7 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
               SERVICE_JWT_SECRET: serviceSecret,
               CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
               PG_POOL_MAX: String(POOL_MAX),
+              ...options.env,
             },
             port,
             readyPath: '/healthz',

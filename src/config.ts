@@ -41,6 +41,11 @@ export interface Config {
   readonly poolWaitTimeoutMs: number;
   /** Failed credentials per minute from one client address on one tenant's host. @default 1000 */
   readonly authFailureLimit: number;
+  /**
+   * Named (prepared) statements on the serving pools. Off: every statement is sent unnamed, for
+   * a transaction-pooling proxy that does not track them (docs/pgbouncer.md). @default true
+   */
+  readonly preparedStatements: boolean;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
@@ -77,6 +82,12 @@ const flag = z
   .default('0')
   .transform((v) => v === '1' || v === 'true');
 
+/** A flag that is on unless set to `0` or `false`. */
+const flagOn = z
+  .enum(['0', '1', 'true', 'false'])
+  .default('1')
+  .transform((v) => v === '1' || v === 'true');
+
 const envSchema = z.object({
   PORT: int(4000, 0, 65535),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -101,6 +112,7 @@ const envSchema = z.object({
   PG_POOL_RESERVE: int(2, 0, 1000),
   PG_POOL_WAIT_TIMEOUT_MS: int(3000, 1, 600_000),
   AUTH_FAILURE_LIMIT: int(1000, 1, 1_000_000_000),
+  PG_PREPARED_STATEMENTS: flagOn,
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
@@ -210,6 +222,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     poolReserve: e.PG_POOL_RESERVE,
     poolWaitTimeoutMs: e.PG_POOL_WAIT_TIMEOUT_MS,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
+    preparedStatements: e.PG_PREPARED_STATEMENTS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN, port: e.METRICS_PORT },

@@ -186,11 +186,18 @@ async function startServices(
     max: config.poolMax + config.poolReserve,
     logger,
     applicationName: 'tenantql',
+    preparedStatements: config.preparedStatements,
   });
   cleanups.unshift(() => pool.end());
   // Only the system tenant's host uses it; a small pool is plenty. Unset: that host answers 503.
   const adminPool = config.databaseAdminUrl
-    ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-admin' })
+    ? createPool({
+        url: config.databaseAdminUrl,
+        max: 2,
+        logger,
+        applicationName: 'tenantql-admin',
+        preparedStatements: config.preparedStatements,
+      })
     : undefined;
   if (adminPool) cleanups.unshift(() => adminPool.end());
   if (!embedded) {

@@ -8,6 +8,7 @@ import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../s
 import { roleNames, setupDatabase } from '../src/db/setup.js';
 import { ephemeralArgs, findValkeyServer, spawnValkey, stopProcess } from '../src/dev/valkey-process.js';
 import { requireTenantKeyspace } from './helpers/keyspace-audit.js';
+import { findPgBouncer, startPgBouncer } from './helpers/pgbouncer.js';
 
 export interface RoleCredentials {
   name: string;
@@ -23,6 +24,10 @@ declare module 'vitest' {
     /** The template's roles; every clone of this run shares them (roles are cluster-wide). */
     roles: { owner: RoleCredentials; app: RoleCredentials; admin: RoleCredentials };
     valkeyUrl: string;
+    /** A PgBouncer (transaction mode) in front of the cluster; null with TEST_PGBOUNCER=0. */
+    pgbouncer: { url: string; adminUrl: string } | null;
+    /** Set by the `pgbouncer` project (vitest.config.ts): serving roles connect through PgBouncer. */
+    throughPgBouncer: boolean;
   }
 }
 
@@ -30,8 +35,9 @@ type Stop = () => Promise<void>;
 
 /**
  * Once per `vitest run`: PostgreSQL (TEST_DATABASE_URL, else an embedded cluster in a temp
- * dir) and Valkey (TEST_VALKEY_URL, else valkey-server or redis-server from PATH), plus a
- * migrated template database. Everything this run creates carries a random prefix, so
+ * dir), Valkey (TEST_VALKEY_URL, else valkey-server or redis-server from PATH) and PgBouncer
+ * in front of PostgreSQL (pgbouncer from PATH or /usr/sbin; TEST_PGBOUNCER=0 skips it and its
+ * project), plus a migrated template database. Everything this run creates carries a random prefix, so
  * runs sharing a cluster never collide, and teardown removes exactly that.
  */
 export default async function setup(project: TestProject): Promise<Stop> {
@@ -41,7 +47,8 @@ export default async function setup(project: TestProject): Promise<Stop> {
   };
   try {
     const valkeyServer = process.env.TEST_VALKEY_URL ? undefined : await findValkeyServer();
-    await requireServices(valkeyServer);
+    const pgbouncerCommand = process.env.TEST_PGBOUNCER === '0' ? undefined : await findPgBouncer();
+    await requireServices(valkeyServer, pgbouncerCommand);
 
     // allSettled: if one fails, the other has finished starting (and registered its stop).
     const [postgres, valkey] = await Promise.allSettled([
@@ -71,6 +78,16 @@ export default async function setup(project: TestProject): Promise<Stop> {
       admin: { name: names.admin, password: passwords.admin },
     });
     project.provide('valkeyUrl', valkeyUrl);
+    // Only the serving roles log in through it; set-up, owner and superuser connect directly.
+    const pgbouncer = pgbouncerCommand
+      ? await startPgBouncer({
+          command: pgbouncerCommand,
+          serverUrl: superuserUrl,
+          users: { [names.app]: passwords.app, [names.admin]: passwords.admin },
+        })
+      : undefined;
+    if (pgbouncer) stops.push(pgbouncer.stop);
+    project.provide('pgbouncer', pgbouncer ? { url: pgbouncer.url, adminUrl: pgbouncer.adminUrl } : null);
     return teardown;
   } catch (error) {
     await teardown();
@@ -79,7 +96,10 @@ export default async function setup(project: TestProject): Promise<Stop> {
 }
 
 /** One line naming everything missing, before anything slow starts. */
-async function requireServices(valkeyServer: string | undefined): Promise<void> {
+async function requireServices(
+  valkeyServer: string | undefined,
+  pgbouncerCommand: string | undefined,
+): Promise<void> {
   const missing: string[] = [];
   if (!process.env.TEST_DATABASE_URL && !(await embeddedPostgresAvailable())) {
     missing.push(
@@ -88,6 +108,11 @@ async function requireServices(valkeyServer: string | undefined): Promise<void> 
   }
   if (!process.env.TEST_VALKEY_URL && !valkeyServer) {
     missing.push('Valkey (install valkey-server or redis-server on PATH, or set TEST_VALKEY_URL)');
+  }
+  if (process.env.TEST_PGBOUNCER !== '0' && !pgbouncerCommand) {
+    missing.push(
+      'PgBouncer (apt-get install pgbouncer, or set TEST_PGBOUNCER=0 to skip the pgbouncer project)',
+    );
   }
   if (missing.length) {
     const error = new Error(`The tests need ${missing.join(' and ')}.`);

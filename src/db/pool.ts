@@ -12,6 +12,8 @@ export interface PoolOptions {
   logger: Logger;
   /** Shown in pg_stat_activity, so operators can tell the pools apart. */
   applicationName: string;
+  /** PG_PREPARED_STATEMENTS. False: every statement is sent unnamed (see UnnamedStatementsClient). */
+  preparedStatements: boolean;
 }
 
 /** OID of timestamptz: the type of every timestamp column. */
@@ -26,8 +28,34 @@ const TIMESTAMPTZ_OID = 1184;
 const servingTypes = new pg.TypeOverrides();
 servingTypes.setTypeParser(TIMESTAMPTZ_OID, 'text', (text: string) => text);
 
+/**
+ * A client that drops the `name` of every query it is given (src/db/queries/*.ts name theirs).
+ * pg prepares a named statement once per connection and afterwards sends only the name. A
+ * transaction-pooling proxy (PgBouncer before 1.21, Supavisor) hands each transaction whichever
+ * server connection is free, so the name is missing there ("prepared statement … does not
+ * exist") or another client prepared it ("… already exists"). Unnamed, a statement is parsed,
+ * bound and run in one message sequence, which the proxy keeps on one server connection.
+ */
+class UnnamedStatementsClient extends pg.Client {
+  override query(config: unknown, ...rest: unknown[]): never {
+    const unnamed = isNamedQuery(config) ? { ...config, name: undefined } : config;
+    return (super.query as (...args: unknown[]) => never).call(this, unnamed, ...rest);
+  }
+}
+
+/** A plain query config with a name (not a string, nor a Submittable such as a cursor). */
+function isNamedQuery(config: unknown): config is { name: string } {
+  return (
+    typeof config === 'object' &&
+    config !== null &&
+    typeof (config as { submit?: unknown }).submit !== 'function' &&
+    typeof (config as { name?: unknown }).name === 'string'
+  );
+}
+
 export function createPool(options: PoolOptions): Pool {
   const pool = new pg.Pool({
+    ...(!options.preparedStatements && { Client: UnnamedStatementsClient }),
     connectionString: options.url,
     types: servingTypes,
     max: options.max,

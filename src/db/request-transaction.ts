@@ -15,7 +15,10 @@ export interface TenantSettings {
 }
 
 export interface Query {
-  /** A name makes pg prepare the statement once per connection and reuse it. */
+  /**
+   * A name makes pg prepare the statement once per connection and reuse it; pools made with
+   * PG_PREPARED_STATEMENTS=0 drop it (src/db/pool.ts), for transaction-pooling proxies.
+   */
   readonly name?: string;
   readonly text: string;
   readonly values?: readonly unknown[];

@@ -91,6 +91,8 @@ export class TestApp {
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
       LOG_LEVEL: 'silent',
       ...(options.valkeyUrl ? { VALKEY_URL: options.valkeyUrl } : {}),
+      // Behind PgBouncer in transaction mode (the `pgbouncer` project), as docs/pgbouncer.md says.
+      ...(db.pgbouncer ? { PG_PREPARED_STATEMENTS: '0' } : {}),
       ...options.env,
     });
     if (!result.ok) throw new Error(result.problems.join('\n'));
@@ -101,6 +103,7 @@ export class TestApp {
       max: config.poolMax + config.poolReserve,
       logger,
       applicationName: 'tenantql-test',
+      preparedStatements: config.preparedStatements,
     });
     const opened = await TenantRegistry.open({
       file: tenantsFile,
@@ -110,7 +113,13 @@ export class TestApp {
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
     await syncTenantsTable(pool, opened.registry.current);
     const adminPool = config.databaseAdminUrl
-      ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-test-admin' })
+      ? createPool({
+          url: config.databaseAdminUrl,
+          max: 2,
+          logger,
+          applicationName: 'tenantql-test-admin',
+          preparedStatements: config.preparedStatements,
+        })
       : undefined;
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;

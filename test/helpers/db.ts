@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { connectionUrl, grantDatabaseAccess } from '../../src/db/setup.js';
+import { pgBouncerAdmin } from './pgbouncer.js';
 
 export interface TestDatabase {
   name: string;
@@ -12,6 +13,8 @@ export interface TestDatabase {
   /** The owner role, as DATABASE_OWNER_URL. */
   ownerUrl: string;
   superuserUrl: string;
+  /** Set in the `pgbouncer` project: appUrl and adminUrl lead through this PgBouncer. */
+  pgbouncer: { url: string; adminUrl: string } | undefined;
   /** Drops the database, warning about (and cutting) connections a test left open. */
   drop(): Promise<void>;
 }
@@ -51,14 +54,21 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     });
   });
 
+  // The serving roles (runtime, admin) through PgBouncer in the `pgbouncer` project, as in a
+  // production behind a pooler; set-up, owner and superuser connections always go direct.
+  const pgbouncer = inject('throughPgBouncer') ? inject('pgbouncer') : undefined;
+  if (pgbouncer === null) throw new Error('the pgbouncer project needs PgBouncer (unset TEST_PGBOUNCER)');
+  const servingUrl = pgbouncer ? viaPooler(superuserUrl, pgbouncer.url) : superuserUrl;
   return {
     name,
-    appUrl: connectionUrl(superuserUrl, name, roles.app.name, roles.app.password),
-    adminUrl: connectionUrl(superuserUrl, name, roles.admin.name, roles.admin.password),
+    appUrl: connectionUrl(servingUrl, name, roles.app.name, roles.app.password),
+    adminUrl: connectionUrl(servingUrl, name, roles.admin.name, roles.admin.password),
     ownerUrl: connectionUrl(superuserUrl, name, roles.owner.name, roles.owner.password),
     superuserUrl: connectionUrl(superuserUrl, name),
-    drop: () =>
-      withClient(superuserUrl, async (client) => {
+    pgbouncer,
+    drop: async () => {
+      if (pgbouncer) await releasePooledConnections(pgbouncer.adminUrl, name);
+      await withClient(superuserUrl, async (client) => {
         const { rows } = await client.query<{ open: number }>(
           'SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1',
           [name],
@@ -69,8 +79,37 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
             `test database ${name}: ${open} connection(s) still open at drop; close them in afterAll`,
           );
         await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
-      }),
+      });
+    },
   };
+}
+
+/** `url` with the pooler's host and port. */
+function viaPooler(url: string, poolerUrl: string): string {
+  const result = new URL(url);
+  const pooler = new URL(poolerUrl);
+  result.hostname = pooler.hostname;
+  result.port = pooler.port;
+  return result.toString();
+}
+
+/**
+ * PgBouncer keeps its server connections after the test's clients are gone; they would count as
+ * left open at drop. A client still connected to PgBouncer is the test's leak: warn as drop does.
+ */
+async function releasePooledConnections(adminUrl: string, database: string): Promise<void> {
+  const clients = await pgBouncerAdmin<{ database: string }>(adminUrl, 'SHOW CLIENTS');
+  const open = clients.filter((c) => c.database === database).length;
+  if (open > 0)
+    console.warn(
+      `test database ${database}: ${open} connection(s) to PgBouncer still open at drop; close them in afterAll`,
+    );
+  // A file of the pgbouncer project whose serving roles never reached PgBouncer went direct.
+  const known = await pgBouncerAdmin<{ name: string }>(adminUrl, 'SHOW DATABASES');
+  if (!known.some((d) => d.name === database))
+    throw new Error(`test database ${database}: no connection went through PgBouncer`);
+  // The console takes a bare name; ours are `tqt_<hex>_<hex>`.
+  if (/^\w+$/.test(database)) await pgBouncerAdmin(adminUrl, `KILL ${database}`);
 }
 
 export interface TenantRow {

@@ -17,7 +17,13 @@ export async function startPeer(
   logger: Logger = silentLogger,
   config: Config = t.config,
 ): Promise<Peer> {
-  const pool = createPool({ url: t.db.appUrl, max: 4, logger, applicationName: 'tenantql-peer' });
+  const pool = createPool({
+    url: t.db.appUrl,
+    max: config.poolMax + config.poolReserve,
+    logger,
+    applicationName: 'tenantql-peer',
+    preparedStatements: config.preparedStatements,
+  });
   const valkey = await startValkeyServices(config, logger);
   const streams = new StreamCredentials({ tenants: () => t.registry.current, events: valkey.events, logger });
   const app = createApp({
