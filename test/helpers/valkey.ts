@@ -13,8 +13,8 @@ const run = promisify(execFile);
 /**
  * The run's shared Valkey, in a database of the test file's own. Tenant ids repeat across
  * test files (each has its own PostgreSQL database), so two files on one Valkey database
- * would read each other's `{t2}:` entries. Taken so far: 1 keyspace, 2 cache, 3 rate limits,
- * 4 events. The global teardown checks the keys of every database.
+ * would read each other's `{t2}:` entries. Taken so far: 1 keyspace, 2 cache, 3 rate limits.
+ * The global teardown checks the keys of every database.
  */
 export function sharedValkeyUrl(database: number): string {
   return `${inject('valkeyUrl')}/${database}`;

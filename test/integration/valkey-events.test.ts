@@ -4,9 +4,11 @@ import type { EventBus } from '../../src/cache/events.js';
 import { channels } from '../../src/cache/keyspace.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { type Peer, startPeer, subscribe, waitForSubscribers } from '../helpers/instances.js';
-import { sharedValkeyUrl } from '../helpers/valkey.js';
+import { OwnServer } from '../helpers/valkey.js';
 
-const url = sharedValkeyUrl(4);
+// A server of this file's own: pub/sub channels are not per database, and this file asserts
+// which channels exist (it also runs in the pgbouncer project, beside its direct twin).
+let valkey: OwnServer;
 const A = 'tenant1.localhost'; // tenant 2
 const B = 'tenant2.localhost'; // tenant 3
 const SUBSCRIPTION = `subscription($p: ID) { taskChanged(projectId: $p) {
@@ -30,9 +32,9 @@ async function mutate(app: TestApp | Peer, host: string, token: string, query: s
 }
 
 beforeAll(async () => {
-  redis = new Redis(url);
-  await redis.flushdb();
-  t = await TestApp.start({ valkeyUrl: url });
+  valkey = await OwnServer.start();
+  redis = new Redis(valkey.url);
+  t = await TestApp.start({ valkeyUrl: valkey.url });
   peer = await startPeer(t);
   [tokenA, tokenB] = await Promise.all([t.token(2), t.token(3)]);
   projectA = (await mutate(t, A, tokenA, CREATE_PROJECT, { n: 'PA' })).id;
@@ -42,6 +44,7 @@ afterAll(async () => {
   await peer?.close();
   await t?.close();
   redis?.disconnect();
+  await valkey?.stop();
 });
 
 describe('task events across instances', () => {
