@@ -10,7 +10,7 @@ let token3: string;
 let token4: string;
 
 beforeAll(async () => {
-  t = await TestApp.start({ env: { PG_POOL_MAX: '1' } });
+  t = await TestApp.start({ env: { PG_POOL_MAX: '1', PG_POOL_RESERVE: '0' } });
   [token2, token3, token4] = await Promise.all([t.token(2), t.token(3), t.token(4)]);
 });
 afterAll(() => t.close());

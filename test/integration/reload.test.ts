@@ -16,7 +16,7 @@ const withoutTenant3 = { ...withTenant4, tenants: withTenant4.tenants.filter((x)
 
 beforeAll(async () => {
   // One connection, so the in-flight test can hold a request at the pool from outside.
-  t = await TestApp.start({ env: { PG_POOL_MAX: '1' } });
+  t = await TestApp.start({ env: { PG_POOL_MAX: '1', PG_POOL_RESERVE: '0' } });
   for (const id of [2, 4, 5]) tokens[id] = await t.token(id);
   await withClient(t.db.superuserUrl, (c) =>
     c.query("INSERT INTO app.projects (tenant_id, name) VALUES (4, 'kept-1'), (4, 'kept-2')"),
