@@ -1,5 +1,4 @@
 import { access, copyFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
@@ -7,11 +6,11 @@ import { type Config, readConfig } from './config.js';
 import { createPool } from './db/pool.js';
 import { syncTenantsTable } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
+import { createHttpServer } from './http-edge.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { drainServer } from './shutdown.js';
 import { TenantRegistry } from './tenancy/registry.js';
-import { nodeListener } from './tenancy/request-host.js';
 
 const TENANTS_EXAMPLE = new URL('../tenants.example.json', import.meta.url);
 /** Each cleanup (a pool, Valkey, the embedded PostgreSQL) gets this long at shutdown. */
@@ -101,8 +100,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     events: valkey.events,
     metrics,
   });
-  // requireHostHeader off: a request without Host gets our GraphQL-shaped 400, not Node's bare one.
-  const server = createServer({ requireHostHeader: false }, nodeListener(app));
+  const server = createHttpServer(app, logger);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
