@@ -129,19 +129,22 @@ describe('an unknown host never reaches GraphQL or the database', () => {
 
 // yoga also executes GraphQL on `/graphql/` and on any URL ending in `/graphql`; these once
 // skipped tenancy and reached the resolvers with no tenant (500).
-describe.each(['/graphql/', '/x/graphql', '/other?next=/graphql', '/graphql?x=1'])('path %s', (path) => {
-  it('is resolved like /graphql, in-process and over a socket', async () => {
-    expect(await viaFetch('tenant1.localhost', path)).toEqual({
-      status: 200,
-      body: { data: { tenant: { id: 2 } } },
+describe.each(['/graphql/', '/x/graphql', '/other?next=/graphql', '/graphql?x=1', '//x/graphql?x=1'])(
+  'path %s',
+  (path) => {
+    it('is resolved like /graphql, in-process and over a socket', async () => {
+      expect(await viaFetch('tenant1.localhost', path)).toEqual({
+        status: 200,
+        body: { data: { tenant: { id: 2 } } },
+      });
+      expectError(await viaFetch('evil.test', path), 404, 'TENANT_NOT_FOUND');
+      expectError(await viaFetch('tenant1.localhost:abc', path), 400, 'BAD_HOST');
+      const raw = await viaSocket(['Host: tenant2.localhost'], { path });
+      expect(raw).toEqual({ status: 200, body: { data: { tenant: { id: 3 } } } });
+      expectError(await viaSocket(['Host: a', 'Host: b'], { path }), 400, 'BAD_HOST');
     });
-    expectError(await viaFetch('evil.test', path), 404, 'TENANT_NOT_FOUND');
-    expectError(await viaFetch('tenant1.localhost:abc', path), 400, 'BAD_HOST');
-    const raw = await viaSocket(['Host: tenant2.localhost'], { path });
-    expect(raw).toEqual({ status: 200, body: { data: { tenant: { id: 3 } } } });
-    expectError(await viaSocket(['Host: a', 'Host: b'], { path }), 400, 'BAD_HOST');
-  });
-});
+  },
+);
 
 describe('X-Forwarded-Host', () => {
   it('is ignored by default', async () => {
