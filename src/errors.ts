@@ -124,6 +124,15 @@ function withExtensions(error: GraphQLError, extensions: GraphQLError['extension
   });
 }
 
+/**
+ * The client's own mistake, shown with its message and the HTTP status yoga chose. Nothing else
+ * of its extensions: yoga's invalid-JSON error carries `originalError`, JSON.parse's raw message
+ * quoting the body. (yoga answers that error 400 only because `originalError` is there, so its
+ * `http.spec` mark, which would turn the status into 200 without it, goes too.)
+ */
 export function asBadUserInput(error: GraphQLError): GraphQLError {
-  return withExtensions(error, { ...error.extensions, code: 'BAD_USER_INPUT' });
+  const { http } = error.extensions;
+  if (!http) return withExtensions(error, { code: 'BAD_USER_INPUT' });
+  const { spec: _spec, ...status } = http;
+  return withExtensions(error, { code: 'BAD_USER_INPUT', http: status });
 }
