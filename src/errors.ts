@@ -127,12 +127,14 @@ function withExtensions(error: GraphQLError, extensions: GraphQLError['extension
 /**
  * The client's own mistake, shown with its message and the HTTP status yoga chose. Nothing else
  * of its extensions: yoga's invalid-JSON error carries `originalError`, JSON.parse's raw message
- * quoting the body. (yoga answers that error 400 only because `originalError` is there, so its
- * `http.spec` mark, which would turn the status into 200 without it, goes too.)
+ * quoting the body. (yoga answers a `http.spec` error 400 rather than 200 only while some error
+ * carries `originalError`, so when that goes, `spec: false` keeps the 400.)
  */
 export function asBadUserInput(error: GraphQLError): GraphQLError {
-  const { http } = error.extensions;
+  const { http, originalError } = error.extensions;
   if (!http) return withExtensions(error, { code: 'BAD_USER_INPUT' });
-  const { spec: _spec, ...status } = http;
-  return withExtensions(error, { code: 'BAD_USER_INPUT', http: status });
+  return withExtensions(error, {
+    code: 'BAD_USER_INPUT',
+    http: originalError && http.spec ? { ...http, spec: false } : http,
+  });
 }
