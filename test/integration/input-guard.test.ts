@@ -166,3 +166,25 @@ describe('input too deep to process', () => {
     expect((await post(json(block))).body.data.createProject.name).toBe(`${text}""" ${text}`);
   });
 });
+
+describe("a token's subject", () => {
+  it.each([
+    ['a NUL', 'user\u0000x'],
+    ['a newline', 'user\nx'],
+    ['DEL', 'user\u007f'],
+    ['a lone surrogate', 'user\uD800'],
+  ])('with %s is 401 UNAUTHENTICATED, before any database field', async (_name, subject) => {
+    const bad = await t.token(2, subject);
+    const res = await t.gql(HOST, '{ viewer { subject } projects { totalCount } }', { token: bad });
+    expect(res.status).toBe(401);
+    expect(res.body.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('in any script, with spaces and punctuation, is fine', async () => {
+    const subject = 'auth0|Zoë Ünïcode 中文 😀';
+    const res = await t.gql(HOST, '{ viewer { subject } projects { totalCount } }', {
+      token: await t.token(2, subject),
+    });
+    expect(res.body).toEqual({ data: { viewer: { subject }, projects: { totalCount: expect.any(Number) } } });
+  });
+});
