@@ -94,8 +94,12 @@ const BACKSLASH = 0x5c;
 const HASH = 0x23;
 const LF = 0x0a;
 const CR = 0x0d;
-const OPENERS = new Set([0x5b, 0x7b, 0x28]); // [ { (
-const CLOSERS = new Set([0x5d, 0x7d, 0x29]); // ] } )
+const OPEN_BRACKET = 0x5b; // [
+const OPEN_BRACE = 0x7b; // {
+const OPEN_PAREN = 0x28; // (
+const CLOSE_BRACKET = 0x5d;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_PAREN = 0x29;
 
 /**
  * True when `[`, `{` and `(` nest deeper than `max` in a GraphQL document: one linear scan that
@@ -106,15 +110,23 @@ export function nestedDeeperThan(text: string, max: number): boolean {
   let depth = 0;
   const length = text.length;
   for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (OPENERS.has(c)) {
-      if (++depth > max) return true;
-    } else if (CLOSERS.has(c)) {
-      if (depth > 0) depth--;
-    } else if (c === HASH) {
-      while (i + 1 < length && !isLineEnd(text.charCodeAt(i + 1))) i++;
-    } else if (c === QUOTE) {
-      i = text.startsWith('"""', i) ? blockStringEnd(text, i + 3) : stringEnd(text, i + 1);
+    switch (text.charCodeAt(i)) {
+      case OPEN_BRACKET:
+      case OPEN_BRACE:
+      case OPEN_PAREN:
+        if (++depth > max) return true;
+        break;
+      case CLOSE_BRACKET:
+      case CLOSE_BRACE:
+      case CLOSE_PAREN:
+        if (depth > 0) depth--;
+        break;
+      case HASH:
+        while (i + 1 < length && !isLineEnd(text.charCodeAt(i + 1))) i++;
+        break;
+      case QUOTE:
+        i = text.startsWith('"""', i) ? blockStringEnd(text, i + 3) : stringEnd(text, i + 1);
+        break;
     }
   }
   return false;
