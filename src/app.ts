@@ -25,6 +25,7 @@ import { useAdminRequestLog } from './graphql/admin/request-log.js';
 import { useClientErrorCodes } from './graphql/client-error-codes.js';
 import { useCompiledExecution } from './graphql/compiled-execution.js';
 import { tenantSchema } from './graphql/index.js';
+import { useInputGuard } from './graphql/input-guard.js';
 import { limitPlugins } from './graphql/limits.js';
 import { Loaders } from './graphql/loaders.js';
 import { useOrderedBatches } from './graphql/ordered-batches.js';
@@ -119,6 +120,8 @@ export function createApp(deps: AppDeps): App {
     plugins: [
       useObservability({ logger, metrics, graphqlEndpoint: GRAPHQL_ENDPOINT }),
       useRequestBodyLimit(),
+      // Before the response cache's onParams and graphql's parser: see input-guard.ts.
+      useInputGuard(),
       useMetricsEndpoint(metrics, { token: config.metrics.token, public: servedPublicly(config) }),
       useHealth({
         checkDatabase: pingDatabase(deps.pool),

@@ -124,6 +124,17 @@ function withExtensions(error: GraphQLError, extensions: GraphQLError['extension
   });
 }
 
+/**
+ * The client's own mistake, shown with its message and the HTTP status yoga chose. Nothing else
+ * of its extensions: yoga's invalid-JSON error carries `originalError`, JSON.parse's raw message
+ * quoting the body. (yoga answers a `http.spec` error 400 rather than 200 only while some error
+ * carries `originalError`, so when that goes, `spec: false` keeps the 400.)
+ */
 export function asBadUserInput(error: GraphQLError): GraphQLError {
-  return withExtensions(error, { ...error.extensions, code: 'BAD_USER_INPUT' });
+  const { http, originalError } = error.extensions;
+  if (!http) return withExtensions(error, { code: 'BAD_USER_INPUT' });
+  return withExtensions(error, {
+    code: 'BAD_USER_INPUT',
+    http: originalError && http.spec ? { ...http, spec: false } : http,
+  });
 }

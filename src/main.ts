@@ -8,13 +8,13 @@ import { checkConnection } from './db/connection-failure.js';
 import { createPool, type Pool } from './db/pool.js';
 import { syncTenantsTable } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
+import { createHttpServer } from './http-edge.js';
 import { listen } from './listen.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, metricsListener } from './metrics.js';
 import { drainServer } from './shutdown.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
-import { nodeListener } from './tenancy/request-host.js';
 
 const TENANTS_EXAMPLE = new URL('../tenants.example.json', import.meta.url);
 /** Each cleanup (a pool, Valkey, the embedded PostgreSQL) gets this long at shutdown. */
@@ -71,8 +71,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     events: valkey.events,
     metrics,
   });
-  // requireHostHeader off: a request without Host gets our GraphQL-shaped 400, not Node's bare one.
-  const server = createServer({ requireHostHeader: false }, nodeListener(app));
+  const server = createHttpServer(app, logger);
   try {
     await listen(server, config.port, config.host);
   } catch (error) {

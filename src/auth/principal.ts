@@ -36,6 +36,17 @@ export function parseTenantClaim(value: unknown): number | undefined {
   return Number.isInteger(id) && id >= 1 && id <= MAX_TENANT_ID ? id : undefined;
 }
 
+/**
+ * A subject becomes `app.user_id` and audit rows: a NUL breaks every statement of the request,
+ * and a lone surrogate would be stored as U+FFFD, so two different subjects could become one.
+ * Control characters have no place in an identifier either.
+ */
+const UNUSABLE_IN_SUBJECT = /[\p{Cc}\p{Cs}]/u;
+
+function isUsableSubject(subject: string): boolean {
+  return subject !== '' && !UNUSABLE_IN_SUBJECT.test(subject);
+}
+
 export interface BearerContext {
   tenant: Tenant;
   tenants: TenantSet;
@@ -55,9 +66,9 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
     throw unauthenticated('The token is invalid or expired.');
   }
   const { claims } = verified;
-  const subject = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+  const subject = typeof claims.sub === 'string' && isUsableSubject(claims.sub) ? claims.sub : undefined;
   const claimed = parseTenantClaim(claims[ctx.tenantClaim]);
-  if (!subject || claimed === undefined) throw unauthenticated('The token lacks a subject or tenant.');
+  if (!subject || claimed === undefined) throw unauthenticated('The token lacks a usable subject or tenant.');
   const claimedTenant = ctx.tenants.byId(claimed);
   const expiresAt = claims.exp as number; // the verifier requires a numeric exp
 

@@ -19,9 +19,12 @@ export interface TenancyOptions {
  * for bad, unknown or disabled hosts: an unknown host never reaches the GraphQL parser.
  */
 export function useTenancy(options: TenancyOptions): Plugin {
+  let endpointPattern: UrlTest | undefined;
   return {
-    onRequest({ request, serverContext, url, endResponse }) {
-      if (!isGraphQLRoute(request, url, options.graphqlEndpoint)) return;
+    onRequest({ request, serverContext, url, endResponse, fetchAPI }) {
+      const pattern = endpointPattern ?? new fetchAPI.URLPattern({ pathname: options.graphqlEndpoint });
+      endpointPattern = pattern;
+      if (!isGraphQLRoute(request, url, options.graphqlEndpoint, pattern)) return;
       const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
       const raw = requestHost(request, req, options.trustProxy);
       const host = raw.ok ? normalizeHost(raw.value) : raw;
@@ -41,16 +44,21 @@ export function useTenancy(options: TenancyOptions): Plugin {
   };
 }
 
+/** What this file needs of a URLPattern (its type is the DOM lib's, outside ours). */
+type UrlTest = { test(url: URL): boolean };
+
 /**
  * yoga serves GraphQL on more than the exact endpoint path (its use-unhandled-route.ts): also
- * `/graphql/` and any URL that *ends* with the endpoint (`/x/graphql`, an absolute-form target).
- * Every request yoga would execute must pass through tenancy, so this mirrors its test.
+ * `/graphql/`, any URL that *ends* with the endpoint (`/x/graphql`), and whatever its URLPattern
+ * for the endpoint matches (`//x/graphql?query=…`). Every request yoga would execute must pass
+ * through tenancy, so this mirrors its test, pattern included.
  */
-function isGraphQLRoute(request: Request, url: URL, endpoint: string): boolean {
+function isGraphQLRoute(request: Request, url: URL, endpoint: string, pattern: UrlTest): boolean {
   return (
     url.pathname === endpoint ||
     url.pathname === `${endpoint}/` ||
     request.url.endsWith(endpoint) ||
-    request.url.endsWith(`${endpoint}/`)
+    request.url.endsWith(`${endpoint}/`) ||
+    pattern.test(url)
   );
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 
 export type RawHost = { ok: true; value: string } | { ok: false };
 
@@ -47,7 +47,8 @@ export function clientAddress(
   return req?.socket.remoteAddress ?? 'in-process';
 }
 
-function rawHeaderValues(req: IncomingMessage, name: string): string[] {
+/** Every value of header `name` as sent, repetitions included. */
+export function rawHeaderValues(req: IncomingMessage, name: string): string[] {
   const values: string[] = [];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -59,24 +60,4 @@ function rawHeaderValues(req: IncomingMessage, name: string): string[] {
 function headerValues(request: Request, name: string): string[] {
   const value = request.headers.get(name);
   return value === null ? [] : [value];
-}
-
-/** Answers no tenant: `.invalid` is reserved (RFC 2606) and never configured as a domain. */
-const PLACEHOLDER_HOST = 'bad-host.invalid';
-
-/**
- * The Node request listener for `app`. whatwg-node builds the request URL from `Host` before
- * any plugin runs, and a Host that is no valid URL authority (`tenant1.localhost:abc`, `a b`,
- * `a, b`) makes it throw: a 500 whose body is the stack trace. Such a request gets a placeholder
- * authority instead; the tenancy plugin reads the real Host from `rawHeaders` and answers
- * 400 BAD_HOST, and /healthz still answers on it.
- */
-export function nodeListener(
-  app: (req: IncomingMessage, res: ServerResponse) => unknown,
-): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const host = req.headers.host;
-    if (host && !URL.canParse(`http://${host}/`)) req.headers.host = PLACEHOLDER_HOST;
-    void app(req, res);
-  };
 }

@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +9,9 @@ import { startValkeyServices, type ValkeyServices } from '../../src/cache/servic
 import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { syncTenantsTable } from '../../src/db/tenants-sync.js';
+import { createHttpServer } from '../../src/http-edge.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
-import { nodeListener } from '../../src/tenancy/request-host.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-user-secret-0123456789abcdef';
@@ -64,6 +64,8 @@ export class TestApp {
   queries = 0;
   /** Set when started with `valkeyUrl`. */
   valkey: ValkeyServices | undefined;
+  /** The logger the app was started with (the socket edge logs to it too). */
+  logger: Logger = silentLogger;
   #server: Server | undefined;
 
   private constructor(
@@ -142,6 +144,7 @@ export class TestApp {
     });
     testApp = new TestApp(app, db, pool, opened.registry, config, tenantsFile, dir, adminPool);
     testApp.valkey = valkey;
+    testApp.logger = logger;
     return testApp;
   }
 
@@ -199,7 +202,7 @@ export class TestApp {
 
   /** A real socket, for the Host header paths that only a raw request can exercise. */
   async listen(): Promise<number> {
-    this.#server = createServer({ requireHostHeader: false }, nodeListener(this.app));
+    this.#server = createHttpServer(this.app, this.logger);
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
     return (this.#server.address() as AddressInfo).port;
   }

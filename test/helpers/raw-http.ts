@@ -49,6 +49,41 @@ export function rawRequest(port: number, headerLines: string[], options: RawRequ
   });
 }
 
+export interface RawExchange {
+  status: number;
+  headers: string[];
+  /** The body as text (de-chunked), whatever its type. */
+  text: string;
+}
+
+/**
+ * Writes `bytes` to a fresh socket exactly as given (request line, headers, body: anything a
+ * client could send) and resolves with what came back once the server closes, or after
+ * `timeoutMs` of silence. A connection the server dropped without an answer is status 0.
+ */
+export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 5_000): Promise<RawExchange> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const done = () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      if (raw === '') return resolve({ status: 0, headers: [], text: '' });
+      const split = raw.indexOf('\r\n\r\n');
+      const [statusLine, ...headers] = raw.slice(0, split === -1 ? raw.length : split).split('\r\n');
+      let text = split === -1 ? '' : raw.slice(split + 4);
+      if (headers.some((h) => /^transfer-encoding:\s*chunked/i.test(h))) text = dechunk(text);
+      resolve({ status: Number(statusLine!.split(' ')[1]), headers, text });
+    };
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNRESET' ? done() : reject(error),
+    );
+    socket.on('close', done);
+    socket.write(bytes);
+  });
+}
+
 function parseResponse(raw: string): RawAnswer {
   const split = raw.indexOf('\r\n\r\n');
   const [statusLine, ...headers] = raw.slice(0, split).split('\r\n');

@@ -246,6 +246,21 @@ describe('masked errors carry no SQL, schema names, stack traces or foreign valu
     }
   });
 
+  it("invalid JSON is BAD_USER_INPUT without the JSON parser's message, which quotes the body", async () => {
+    const response = await t.app.fetch(`http://${HOST}/graphql`, {
+      method: 'POST',
+      headers: { host: HOST, 'content-type': 'application/json' },
+      body: `{"query": "{ tenant { id } }", ${SECRET_PROJECT}`,
+    });
+    expect(response.status).toBe(400);
+    const body = await response.json();
+    expect(body).toEqual({
+      errors: [{ message: expect.any(String), extensions: { code: 'BAD_USER_INPUT' } }],
+    });
+    expect(JSON.stringify(body)).not.toMatch(/SyntaxError|Unexpected token|not valid JSON/);
+    expectClean({ status: response.status, headers: response.headers, body }, 'BAD_USER_INPUT');
+  });
+
   it('after all that, the connection pool still serves both tenants their own rows', async () => {
     const mine = await t.gql(HOST, '{ projects(first: 100) { edges { node { name } } } }', { token });
     expect(JSON.stringify(mine.body)).not.toMatch(/CANARY/);

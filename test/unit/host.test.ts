@@ -14,6 +14,9 @@ describe('normalizeHost', () => {
     ['tenant1.localhost.evil.test', 'tenant1.localhost.evil.test'],
     ['localhost:4000', 'localhost'],
     ['a:65535', 'a'],
+    ['a:1', 'a'],
+    // Leading zeros: the port's value (4000) is in range.
+    ['tenant1.localhost:04000', 'tenant1.localhost'],
   ])('%j -> %j', (raw, host) => {
     expect(normalizeHost(raw)).toEqual({ ok: true, host });
   });
@@ -27,6 +30,10 @@ describe('normalizeHost', () => {
     ['empty port', 'tenant1.localhost:'],
     ['letters in the port', 'tenant1.localhost:abc'],
     ['six-digit port', 'tenant1.localhost:123456'],
+    ['port 0', 'tenant1.localhost:0'],
+    ['port 00000', 'tenant1.localhost:00000'],
+    ['port 65536', 'tenant1.localhost:65536'],
+    ['port 99999', 'tenant1.localhost:99999'],
     ['signed port', 'tenant1.localhost:+80'],
     ['empty label', 'a..b'],
     ['leading dot', '.tenant1.localhost'],
