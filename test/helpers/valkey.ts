@@ -13,7 +13,7 @@ const run = promisify(execFile);
 /**
  * The run's shared Valkey, in a database of the test file's own. Tenant ids repeat across
  * test files (each has its own PostgreSQL database), so two files on one Valkey database
- * would read each other's `{t2}:` entries. Taken so far: 1 keyspace, 2 cache, 3 rate limits.
+ * would read each other's `{t2}:` entries. Taken so far: 1 keyspace, 2 cache, 3 rate limits, 12 input guard.
  * The global teardown checks the keys of every database.
  */
 export function sharedValkeyUrl(database: number): string {
