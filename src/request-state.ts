@@ -1,5 +1,6 @@
 import type { Principal } from './auth/principal.js';
 import type { RequestTransaction } from './db/request-transaction.js';
+import type { AppError } from './errors.js';
 import type { TenantSet } from './tenancy/tenant-set.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
@@ -18,6 +19,11 @@ export interface RequestState {
   principal?: Principal;
   transaction?: RequestTransaction;
   operationName?: string;
+  /**
+   * The tenant rate limit's verdict, in flight while the request goes on (cache/rate-limit.ts):
+   * the refusal, or undefined when admitted. Nothing may run or be served before it settles.
+   */
+  admission?: Promise<AppError | undefined>;
   /** A batch with a mutation: its operations run in order (graphql/ordered-batches.ts). */
   orderedBatch?: boolean;
 }

@@ -156,13 +156,18 @@ export function useResponseCache(options: {
       if (typeof params.query !== 'string') return; // yoga answers that request with 400
       const operation = known.get(textKey(params));
       if (!operation?.cacheable) return;
-      const { tenant, principal, orderedBatch } = stateOf(request);
+      const { tenant, principal, orderedBatch, admission } = stateOf(request);
       // The system tenant reads across tenants (BYPASSRLS): no tenant's mutation could invalidate it.
       if (!tenant || !principal || tenant.kind === 'system') return;
       // A batch with a mutation: a query after it must not be answered before it ran. Looked
       // up in onExecute instead, which runs once the operations before it have committed.
       if (orderedBatch) return;
-      const found = await lookup(request, tenant, principal, params);
+      // The rate limit's verdict and the lookup travel to Valkey together: one round trip.
+      const [found, refused] = await Promise.all([lookup(request, tenant, principal, params), admission]);
+      if (refused) {
+        setResult({ errors: [refused] });
+        return;
+      }
       if (found.hit) {
         stateOf(request).operations.push({ type: 'query', name: operation.name });
         setResult(servedAsStored(found.body));
