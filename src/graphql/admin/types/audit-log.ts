@@ -9,7 +9,7 @@ const PrincipalKind = adminBuilder.enumType('PrincipalKind', {
 
 const AuditEntry = adminBuilder.objectRef<AuditRow>('AuditEntry').implement({
   fields: (t) => ({
-    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.id) }),
+    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.tenant_id, row.id) }),
     tenantId: t.exposeInt('tenant_id'),
     at: t.field({ type: 'DateTime', resolve: (row) => row.at }),
     subject: t.exposeString('subject', { nullable: true }),
