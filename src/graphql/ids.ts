@@ -45,15 +45,27 @@ export function encodeCursor(id: string): string {
 const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
+/** What a cursor encodes: the row id, within one tenant's rows. */
+export type CursorKey<T> = (node: T) => string;
+export const byRowId: CursorKey<{ id: string }> = (node) => node.id;
+
+/**
+ * Across tenants (the admin host) row ids repeat, so the key is `<tenant id>:<row id>`;
+ * pageFrom(args, TENANT_ROW_KEY) accepts it.
+ */
+export const tenantRowKey: CursorKey<{ tenant_id: number; id: string }> = (row) =>
+  `${row.tenant_id}:${row.id}`;
+export const TENANT_ROW_KEY = /^[1-9][0-9]{0,9}:[1-9][0-9]{0,17}$/;
+
 /** Validates `first`/`after` into a Page; bad values are the client's mistake. */
-export function pageFrom(args: { first?: number | null; after?: string | null }): Page {
+export function pageFrom(args: { first?: number | null; after?: string | null }, key = ROW_ID): Page {
   const limit = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE) {
     throw badUserInput(`first must be between 0 and ${MAX_PAGE_SIZE}.`);
   }
   if (args.after == null) return { afterId: null, limit };
   const afterId = Buffer.from(args.after, 'base64url').toString('utf8');
-  if (!ROW_ID.test(afterId)) throw badUserInput('after is not a valid cursor.');
+  if (!key.test(afterId)) throw badUserInput('after is not a valid cursor.');
   return { afterId, limit };
 }
 
@@ -75,6 +87,7 @@ export function toConnection<T extends { id: string }>(
   rows: readonly T[],
   page: Page,
   totalCount: () => Promise<number>,
+  key: CursorKey<T> = byRowId,
 ): ConnectionShape<T> {
   const nodes = rows.slice(0, page.limit);
   const first = nodes[0];
@@ -84,8 +97,8 @@ export function toConnection<T extends { id: string }>(
     pageInfo: {
       hasNextPage: rows.length > page.limit,
       hasPreviousPage: page.afterId !== null,
-      startCursor: first ? encodeCursor(first.id) : null,
-      endCursor: last ? encodeCursor(last.id) : null,
+      startCursor: first ? encodeCursor(key(first)) : null,
+      endCursor: last ? encodeCursor(key(last)) : null,
     },
     totalCount,
   };
