@@ -189,6 +189,25 @@ describe('the per-tenant counter, in SQL as the runtime role', () => {
     expect(await counters()).toEqual(before);
   });
 
+  it('keeps an id given explicitly, and numbers later rows past it', async () => {
+    const ids = await asRuntime((c) =>
+      inTenant(c, A.id, async () => {
+        const last = Number((await c.query('SELECT last_id FROM app.tenant_row_ids')).rows[0].last_id);
+        // Two in one statement, as a bulk load would; the counter moves once, past both.
+        await c.query(
+          "INSERT INTO app.members (tenant_id, id, name, email) VALUES ($1, $2, 'x', 'x1@x.test'), ($1, $3, 'x', 'x2@x.test')",
+          [A.id, last + 50, last + 100],
+        );
+        const { rows } = await c.query(
+          "INSERT INTO app.projects (tenant_id, name) VALUES ($1, 'x') RETURNING id",
+          [A.id],
+        );
+        return { last, next: Number(rows[0].id) };
+      }),
+    );
+    expect(ids.next).toBe(ids.last + 101);
+  });
+
   it('no sequence is left in a user schema, so none is readable', async () => {
     await asRuntime(async (c) => {
       const { rows } = await c.query(`
