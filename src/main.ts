@@ -5,7 +5,7 @@ import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { createPool } from './db/pool.js';
-import { syncTenantsTable } from './db/tenants-sync.js';
+import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -44,7 +44,12 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     const dev = await startDevelopmentDatabase(logger);
     embeddedHooks = listenersAddedSince(before);
     cleanups.push(dev.stop);
-    config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
+    config = {
+      ...config,
+      databaseUrl: dev.urls.databaseUrl,
+      databaseAdminUrl: dev.urls.adminUrl,
+      databaseOwnerUrl: dev.urls.ownerUrl,
+    };
     await ensureTenantsFile(config.tenantsFile, logger);
   }
 
@@ -60,10 +65,17 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-admin' })
     : undefined;
   if (adminPool) cleanups.unshift(() => adminPool.end());
+  // Pools connect lazily: nothing has touched the database yet.
+  const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl });
+  if (!syncTenantsTable) {
+    console.error(`tenantql: ${NO_SYNC_ROLE}`);
+    await runAll(cleanups);
+    return 1;
+  }
   const opened = await TenantRegistry.open({
     file: config.tenantsFile,
     logger,
-    onSwap: (next) => syncTenantsTable(pool, next),
+    onSwap: (next) => syncTenantsTable(next),
   });
   if (!opened.ok) {
     console.error(
@@ -75,7 +87,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
     return 1;
   }
   const registry = opened.registry;
-  await syncTenantsTable(pool, registry.current);
+  await syncTenantsTable(registry.current);
   if (embedded) await loadDemoData(pool, registry.current, logger);
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).

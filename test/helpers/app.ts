@@ -8,7 +8,7 @@ import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { syncTenantsTable } from '../../src/db/tenants-sync.js';
+import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
 import { nodeListener } from '../../src/tenancy/request-host.js';
@@ -86,6 +86,7 @@ export class TestApp {
     const result = readConfig({
       DATABASE_URL: db.appUrl,
       DATABASE_ADMIN_URL: db.adminUrl,
+      DATABASE_OWNER_URL: db.ownerUrl,
       TENANTS_FILE: tenantsFile,
       JWT_SECRET: TEST_JWT_SECRET,
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
@@ -102,16 +103,19 @@ export class TestApp {
       logger,
       applicationName: 'tenantql-test',
     });
-    const opened = await TenantRegistry.open({
-      file: tenantsFile,
-      logger,
-      onSwap: (next) => syncTenantsTable(pool, next),
-    });
-    if (!opened.ok) throw new Error(opened.problems.join('\n'));
-    await syncTenantsTable(pool, opened.registry.current);
     const adminPool = config.databaseAdminUrl
       ? createPool({ url: config.databaseAdminUrl, max: 2, logger, applicationName: 'tenantql-test-admin' })
       : undefined;
+    // As the server does: through the admin pool, else as the owner; never the runtime role.
+    const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl });
+    if (!syncTenantsTable) throw new Error(NO_SYNC_ROLE);
+    const opened = await TenantRegistry.open({
+      file: tenantsFile,
+      logger,
+      onSwap: (next) => syncTenantsTable(next),
+    });
+    if (!opened.ok) throw new Error(opened.problems.join('\n'));
+    await syncTenantsTable(opened.registry.current);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;
     const app = createApp({
