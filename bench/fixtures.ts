@@ -103,13 +103,13 @@ export function writeMix(tokens: Tokens, ids: Map<number, TenantIds>, count: num
       i % 2 === 0
         ? body(QUERIES.createTask, {
             input: {
-              projectId: encodeGlobalId('Project', own.projects[round % own.projects.length]!),
+              projectId: encodeGlobalId('Project', id, own.projects[round % own.projects.length]!),
               title: `T${id} bench ${i}`,
             },
           })
         : body(QUERIES.updateTask, {
             input: {
-              id: encodeGlobalId('Task', own.tasks[round % own.tasks.length]!),
+              id: encodeGlobalId('Task', id, own.tasks[round % own.tasks.length]!),
               status: statuses[round % 3],
             },
           });

@@ -6,7 +6,7 @@ import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { checkConnection } from './db/connection-failure.js';
 import { createPool, type Pool } from './db/pool.js';
-import { syncTenantsTable } from './db/tenants-sync.js';
+import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
 import { loadDemoData } from './dev/demo-data.js';
 import { createHttpServer } from './http-edge.js';
 import { listen } from './listen.js';
@@ -157,12 +157,15 @@ async function startServices(
 ): Promise<Services> {
   let config = initial;
   const embedded = config.databaseUrl === undefined;
+  // The runtime role may not write the tenants table (catalogue A10): another role syncs it.
+  if (!embedded && !config.databaseAdminUrl && !config.databaseOwnerUrl)
+    throw new StartupFailure(NO_SYNC_ROLE);
   if (embedded) await ensureTenantsFile(config.tenantsFile, logger);
   const opened = await TenantRegistry.open({
     file: config.tenantsFile,
     logger,
     // Reloads begin once we listen (SIGHUP is ours from then on), after the pool exists.
-    onSwap: (next) => syncTenantsTable(pool, next),
+    onSwap: (next) => syncTenantsTable!(next),
   });
   if (!opened.ok) {
     throw new StartupFailure(
@@ -177,7 +180,12 @@ async function startServices(
     const dev = await startDevelopmentDatabase(logger);
     embeddedHooks = listenersAddedSince(before);
     cleanups.push(dev.stop);
-    config = { ...config, databaseUrl: dev.urls.databaseUrl, databaseAdminUrl: dev.urls.adminUrl };
+    config = {
+      ...config,
+      databaseUrl: dev.urls.databaseUrl,
+      databaseAdminUrl: dev.urls.adminUrl,
+      databaseOwnerUrl: dev.urls.ownerUrl,
+    };
   }
 
   const pool = createPool({
@@ -203,7 +211,8 @@ async function startServices(
     await checkConnection(pool, 'DATABASE_URL', config.databaseUrl!);
     if (adminPool) await checkConnection(adminPool, 'DATABASE_ADMIN_URL', config.databaseAdminUrl!);
   }
-  await syncTenantsTable(pool, registry.current);
+  const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl })!;
+  await syncTenantsTable(registry.current);
   if (embedded) await loadDemoData(pool, registry.current, logger);
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).

@@ -135,13 +135,39 @@ function summarise(items: string[]): string {
     : `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
 }
 
-/** Doors around the policies: definer functions, owner-rights views, CREATE rights. */
+/**
+ * Doors around the policies: definer functions, owner-rights views, CREATE rights; and
+ * counters shared by every tenant, whose values tell one tenant how much the others write.
+ */
 async function checkOtherObjects(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ problem: string }>(`
     SELECT format('%s: SECURITY DEFINER without a pinned search_path', p.oid::regprocedure) AS problem
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prosecdef AND ${USER_SCHEMAS}
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')
+    UNION ALL
+    -- It runs with its owner's rights and may write: the serving role must not reach one
+    -- (STABLE helpers such as app.current_tenant_id() are fine).
+    SELECT format('%s: VOLATILE SECURITY DEFINER, executable by the runtime role', p.oid::regprocedure)
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE p.prosecdef AND p.provolatile = 'v' AND ${USER_SCHEMAS}
+       AND has_function_privilege(p.oid, 'EXECUTE')
+    UNION ALL
+    SELECT format('%I.%I.%I: ids from a sequence every tenant shares', n.nspname, c.relname, a.attname)
+      FROM pg_attribute a
+      JOIN pg_class c ON c.oid = a.attrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relkind IN ('r', 'p') AND ${USER_SCHEMAS} AND a.attnum > 0 AND NOT a.attisdropped
+       AND EXISTS (SELECT 1 FROM pg_attribute t WHERE t.attrelid = c.oid AND t.attname = 'tenant_id'
+                                                  AND NOT t.attisdropped)
+       AND (a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%')
+    UNION ALL
+    -- CASE: has_sequence_privilege errors on anything but a sequence, whatever the plan.
+    SELECT format('%I.%I: sequence the runtime role can read or advance', n.nspname, c.relname)
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${USER_SCHEMAS}
+       AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT, UPDATE, USAGE') END
     UNION ALL
     -- A view applies its owner's rights and policies, not the caller's, unless security_invoker is set.
     SELECT format('%I.%I: readable %s without security_invoker', n.nspname, c.relname,

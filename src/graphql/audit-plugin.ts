@@ -14,7 +14,11 @@ import { decodeGlobalId, encodeGlobalId } from './ids.js';
  * it; the global id of the returned object (the return type's name + its row id); the `id`
  * or `input.id` argument re-encoded canonically (deletes return Boolean); else null.
  */
-export type AuditEntityId = (result: unknown, args: Record<string, unknown>) => string | null;
+export type AuditEntityId = (
+  result: unknown,
+  args: Record<string, unknown>,
+  tenantId: number,
+) => string | null;
 
 declare global {
   export namespace PothosSchemaTypes {
@@ -49,22 +53,27 @@ export class PothosAuditPlugin<Types extends SchemaTypes> extends BasePlugin<Typ
         actorTenantId: principal.kind === 'SERVICE' ? principal.actorTenantId : null,
         operation,
         entityId: declared
-          ? declared(result, args as Record<string, unknown>)
-          : entityIdOf(result, args as Record<string, unknown>, objectType),
+          ? declared(result, args as Record<string, unknown>, ctx.tenant.id)
+          : entityIdOf(result, args as Record<string, unknown>, objectType, ctx.tenant.id),
       });
       return result;
     };
   }
 }
 
-function entityIdOf(result: unknown, args: Record<string, unknown>, objectType: string | undefined) {
+function entityIdOf(
+  result: unknown,
+  args: Record<string, unknown>,
+  objectType: string | undefined,
+  tenantId: number,
+) {
   const rowId = (result as { id?: unknown } | null)?.id;
   if (objectType && (typeof rowId === 'string' || typeof rowId === 'number')) {
-    return encodeGlobalId(objectType, String(rowId));
+    return encodeGlobalId(objectType, tenantId, String(rowId));
   }
   const given = args.id ?? (args.input as { id?: unknown } | undefined)?.id;
-  const decoded = given == null ? undefined : decodeGlobalId(String(given));
-  return decoded ? encodeGlobalId(decoded.typename, decoded.id) : null;
+  const decoded = given == null ? undefined : decodeGlobalId(String(given), tenantId);
+  return decoded ? encodeGlobalId(decoded.typename, tenantId, decoded.id) : null;
 }
 
 const pluginName = 'audit';

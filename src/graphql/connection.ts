@@ -1,5 +1,5 @@
 import type { ObjectRef, SchemaTypes } from '@pothos/core';
-import { type ConnectionShape, encodeCursor } from './ids.js';
+import { byRowId, type ConnectionShape, type CursorKey, encodeCursor } from './ids.js';
 
 interface FieldBuilder {
   exposeBoolean(name: string): unknown;
@@ -30,14 +30,16 @@ export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTy
     }),
   });
 
+  /** `key` must be the one the resolver gives toConnection. */
   return function connectionOf<T extends { id: string }>(
     name: string,
     node: ObjectRef<Types, T>,
+    key: CursorKey<T> = byRowId,
   ): ObjectRef<Types, ConnectionShape<T>> {
     const edge = builder.objectRef(`${name}Edge`).implement({
       fields: (t) => ({
         // Made on demand: a page of 200 tasks whose cursors nobody reads costs no base64.
-        cursor: t.string({ resolve: (e: { node: T }) => encodeCursor(e.node.id) }),
+        cursor: t.string({ resolve: (e: { node: T }) => encodeCursor(key(e.node)) }),
         node: t.field({ type: node, resolve: (e: { node: T }) => e.node }),
       }),
     });

@@ -2,28 +2,40 @@ import type { Page } from '../db/queries/rows.js';
 import { badUserInput } from '../errors.js';
 
 /**
- * Global ids are base64url("<Type>:<id>"); cursors are base64url of the row id. Decoding is
- * strict, so a malformed id reads exactly like an id that does not exist.
+ * Global ids are base64url("<Type>:<tenant id>:<row id>"); cursors are base64url of the row id.
+ * Row ids are numbered per tenant (migrations/004), so the same row id exists in many tenants:
+ * the tenant in the id is what makes another tenant's id read exactly like an id that does not
+ * exist. Decoding is strict, so a malformed id reads the same way.
  */
 const ROW_ID = /^[1-9][0-9]{0,17}$/;
+const TENANT_ID = /^[1-9][0-9]{0,9}$/;
 
-export function encodeGlobalId(typename: string, id: string): string {
-  return Buffer.from(`${typename}:${id}`).toString('base64url');
+export function encodeGlobalId(typename: string, tenantId: number, id: string): string {
+  return Buffer.from(`${typename}:${tenantId}:${id}`).toString('base64url');
 }
 
-/** The row id when `globalId` names a `typename` row, else undefined. */
+/** The parts of a well-formed global id, whichever tenant it names; else undefined. */
+export function parseGlobalId(
+  globalId: string,
+): { typename: string; tenantId: number; id: string } | undefined {
+  if (globalId.length > 64) return undefined;
+  const [typename, tenant, id, ...rest] = Buffer.from(globalId, 'base64url').toString('utf8').split(':');
+  if (!typename || tenant === undefined || id === undefined || rest.length > 0) return undefined;
+  if (!TENANT_ID.test(tenant) || !ROW_ID.test(id)) return undefined;
+  return { typename, tenantId: Number(tenant), id };
+}
+
+/** The row id when `globalId` names a row of `tenantId` (and of `typename`, if given), else undefined. */
 export function decodeGlobalId(
   globalId: string,
+  tenantId: number,
   typename?: string,
 ): { typename: string; id: string } | undefined {
-  if (globalId.length > 64) return undefined;
-  const decoded = Buffer.from(globalId, 'base64url').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 1) return undefined;
-  const type = decoded.slice(0, colon);
-  const id = decoded.slice(colon + 1);
-  if (!ROW_ID.test(id) || (typename !== undefined && type !== typename)) return undefined;
-  return { typename: type, id };
+  const parsed = parseGlobalId(globalId);
+  if (!parsed || parsed.tenantId !== tenantId || (typename !== undefined && parsed.typename !== typename)) {
+    return undefined;
+  }
+  return { typename: parsed.typename, id: parsed.id };
 }
 
 export function encodeCursor(id: string): string {
@@ -33,15 +45,27 @@ export function encodeCursor(id: string): string {
 const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
+/** What a cursor encodes: the row id, within one tenant's rows. */
+export type CursorKey<T> = (node: T) => string;
+export const byRowId: CursorKey<{ id: string }> = (node) => node.id;
+
+/**
+ * Across tenants (the admin host) row ids repeat, so the key is `<tenant id>:<row id>`;
+ * pageFrom(args, TENANT_ROW_KEY) accepts it.
+ */
+export const tenantRowKey: CursorKey<{ tenant_id: number; id: string }> = (row) =>
+  `${row.tenant_id}:${row.id}`;
+export const TENANT_ROW_KEY = /^[1-9][0-9]{0,9}:[1-9][0-9]{0,17}$/;
+
 /** Validates `first`/`after` into a Page; bad values are the client's mistake. */
-export function pageFrom(args: { first?: number | null; after?: string | null }): Page {
+export function pageFrom(args: { first?: number | null; after?: string | null }, key = ROW_ID): Page {
   const limit = args.first ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE) {
     throw badUserInput(`first must be between 0 and ${MAX_PAGE_SIZE}.`);
   }
   if (args.after == null) return { afterId: null, limit };
   const afterId = Buffer.from(args.after, 'base64url').toString('utf8');
-  if (!ROW_ID.test(afterId)) throw badUserInput('after is not a valid cursor.');
+  if (!key.test(afterId)) throw badUserInput('after is not a valid cursor.');
   return { afterId, limit };
 }
 
@@ -63,6 +87,7 @@ export function toConnection<T extends { id: string }>(
   rows: readonly T[],
   page: Page,
   totalCount: () => Promise<number>,
+  key: CursorKey<T> = byRowId,
 ): ConnectionShape<T> {
   const nodes = rows.slice(0, page.limit);
   const first = nodes[0];
@@ -72,8 +97,8 @@ export function toConnection<T extends { id: string }>(
     pageInfo: {
       hasNextPage: rows.length > page.limit,
       hasPreviousPage: page.afterId !== null,
-      startCursor: first ? encodeCursor(first.id) : null,
-      endCursor: last ? encodeCursor(last.id) : null,
+      startCursor: first ? encodeCursor(key(first)) : null,
+      endCursor: last ? encodeCursor(key(last)) : null,
     },
     totalCount,
   };

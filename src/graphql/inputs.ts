@@ -21,14 +21,14 @@ export function email(value: string): string {
   return text;
 }
 
-/** A global id of `typename`; anything else is reported exactly like a missing row. */
-export function rowId(globalId: string | number, typename: string): string {
-  const decoded = decodeGlobalId(String(globalId), typename);
+/** A global id of `typename` in `tenantId`; anything else is reported exactly like a missing row. */
+export function rowId(globalId: string | number, typename: string, tenantId: number): string {
+  const decoded = decodeGlobalId(String(globalId), tenantId, typename);
   if (!decoded) throw notFound(typename);
   return decoded.id;
 }
 
 /** For lookups that answer null (like a missing row) rather than NOT_FOUND. */
-export function rowIdOrNull(globalId: string | number, typename: string): string | null {
-  return decodeGlobalId(String(globalId), typename)?.id ?? null;
+export function rowIdOrNull(globalId: string | number, typename: string, tenantId: number): string | null {
+  return decodeGlobalId(String(globalId), tenantId, typename)?.id ?? null;
 }

@@ -8,7 +8,7 @@ import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
-import { syncTenantsTable } from '../../src/db/tenants-sync.js';
+import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
 import { createHttpServer } from '../../src/http-edge.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
@@ -88,6 +88,7 @@ export class TestApp {
     const result = readConfig({
       DATABASE_URL: db.appUrl,
       DATABASE_ADMIN_URL: db.adminUrl,
+      DATABASE_OWNER_URL: db.ownerUrl,
       TENANTS_FILE: tenantsFile,
       JWT_SECRET: TEST_JWT_SECRET,
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
@@ -107,13 +108,6 @@ export class TestApp {
       applicationName: 'tenantql-test',
       preparedStatements: config.preparedStatements,
     });
-    const opened = await TenantRegistry.open({
-      file: tenantsFile,
-      logger,
-      onSwap: (next) => syncTenantsTable(pool, next),
-    });
-    if (!opened.ok) throw new Error(opened.problems.join('\n'));
-    await syncTenantsTable(pool, opened.registry.current);
     const adminPool = config.databaseAdminUrl
       ? createPool({
           url: config.databaseAdminUrl,
@@ -123,6 +117,16 @@ export class TestApp {
           preparedStatements: config.preparedStatements,
         })
       : undefined;
+    // As the server does: through the admin pool, else as the owner; never the runtime role.
+    const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl });
+    if (!syncTenantsTable) throw new Error(NO_SYNC_ROLE);
+    const opened = await TenantRegistry.open({
+      file: tenantsFile,
+      logger,
+      onSwap: (next) => syncTenantsTable(next),
+    });
+    if (!opened.ok) throw new Error(opened.problems.join('\n'));
+    await syncTenantsTable(opened.registry.current);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;
     const app = createApp({

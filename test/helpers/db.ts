@@ -129,7 +129,10 @@ export const exampleTenants: TenantRow[] = [
   { id: 100, subdomain: 'acme', name: 'Acme', kind: 'regular', disabled: true },
 ];
 
-/** Upserts `tenants` through app.sync_tenants (marking any others removed), as the server does. */
+/**
+ * Upserts `tenants` through app.sync_tenants (marking any others removed), as the server does:
+ * `url` is the admin or the owner role, since the runtime role may not execute it.
+ */
 export async function syncTenants(url: string, tenants: TenantRow[]): Promise<void> {
   await withClient(url, (client) =>
     client.query('SELECT app.sync_tenants($1::jsonb)', [JSON.stringify(tenants)]),

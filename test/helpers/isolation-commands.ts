@@ -1,6 +1,6 @@
 import type fc from 'fast-check';
 import { expect } from 'vitest';
-import { decodeGlobalId, encodeGlobalId } from '../../src/graphql/ids.js';
+import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import type { GraphQLResponse } from './app.js';
 import {
   codeOf,
@@ -38,9 +38,9 @@ export interface Pick {
 
 export function resolvePick(model: Model, who: Who, pick: Pick, typename: string): string {
   const ids = model.pool.filter(
-    (id) => decodeGlobalId(id)?.typename === typename && (!pick.own || model.owner.get(id) === who.tenant),
+    (id) => parseGlobalId(id)?.typename === typename && (!pick.own || model.owner.get(id) === who.tenant),
   );
-  return ids[ids.length - 1 - pick.back] ?? encodeGlobalId(typename, MISSING_ROW);
+  return ids[ids.length - 1 - pick.back] ?? encodeGlobalId(typename, who.tenant, MISSING_ROW);
 }
 
 const fmtPick = (p: Pick | null | undefined) => (p ? `${p.own ? 'own' : 'any'}#${p.back}` : String(p));

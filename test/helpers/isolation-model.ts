@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import { decodeGlobalId, encodeGlobalId } from '../../src/graphql/ids.js';
+import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import type { GraphQLResponse, TestApp } from './app.js';
 import { withClient } from './db.js';
 import type { OpenSubscription, TaskEvent } from './isolation-events.js';
@@ -95,13 +95,11 @@ export function remember(model: Model, tenant: number, id: string): void {
   model.pool.push(id);
 }
 
-/** An id from the pool (any tenant's, possibly deleted) or, past its end, one that never existed. */
-export function pickId(model: Model, index: number, typename: string): string {
-  const candidates = model.pool.filter((id) => decodeGlobalId(id)?.typename === typename);
-  return index < candidates.length ? candidates[index]! : encodeGlobalId(typename, MISSING_ROW);
-}
-
-export const missingLike = (id: string) => encodeGlobalId(decodeGlobalId(id)!.typename, MISSING_ROW);
+/** The same type and tenant as `id`, but a row that never existed. */
+export const missingLike = (id: string) => {
+  const { typename, tenantId } = parseGlobalId(id)!;
+  return encodeGlobalId(typename, tenantId, MISSING_ROW);
+};
 
 export async function send(
   real: Real,
@@ -174,9 +172,9 @@ export async function resetDatabase(t: TestApp, model: Model): Promise<void> {
       const row = rows[0]!;
       const state = model.tenants.get(tenant)!;
       const [p, mem, task] = [
-        encodeGlobalId('Project', row.p),
-        encodeGlobalId('Member', row.m),
-        encodeGlobalId('Task', row.t),
+        encodeGlobalId('Project', tenant, row.p),
+        encodeGlobalId('Member', tenant, row.m),
+        encodeGlobalId('Task', tenant, row.t),
       ];
       state.projects.set(p, `seed project ${m}`);
       state.members.set(mem, `seed${m}@example.test`);

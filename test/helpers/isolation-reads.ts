@@ -1,10 +1,10 @@
 import { expect } from 'vitest';
-import { decodeGlobalId } from '../../src/graphql/ids.js';
+import { parseGlobalId } from '../../src/graphql/ids.js';
 import { type Pick, resolvePick, Step, TASK, type Who } from './isolation-commands.js';
 import { expectOwn, HOSTS, type Model, type Real, send, type TenantModel } from './isolation-model.js';
 
 /** The reading commands of the model-based isolation test; see isolation-commands.ts. */
-const byRowId = (a: string, b: string) => Number(decodeGlobalId(a)!.id) - Number(decodeGlobalId(b)!.id);
+const byRowId = (a: string, b: string) => Number(parseGlobalId(a)!.id) - Number(parseGlobalId(b)!.id);
 const tasksWhere = (
   state: TenantModel,
   test: (t: { projectId: string; assigneeId: string | null }) => boolean,

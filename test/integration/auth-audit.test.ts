@@ -82,7 +82,7 @@ describe('audit log', () => {
       entityId: apiKey.id,
     });
     expect(deleted).toEqual({
-      subject: `apikey:${Buffer.from(apiKey.id, 'base64url').toString().split(':')[1]}`,
+      subject: `apikey:${Buffer.from(apiKey.id, 'base64url').toString().split(':').at(-1)}`,
       kind: 'API_KEY',
       actorTenantId: null,
       operation: 'deleteProject',

@@ -5,7 +5,7 @@ import { checkCatalog } from '../../src/db/catalog-check.js';
 import { connectionUrl } from '../../src/db/setup.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
 
-// Security catalogue §A1-A3, A10, A14, A15: the catalog check itself, and the runtime
+// Security catalogue §A1-A3, A10, A14, A15, G9: the catalog check itself, and the runtime
 // role's powers checked directly as that role. Row-level behaviour is in db-rls.test.ts.
 let db: TestDatabase;
 const TENANT_TABLES = ['app.members', 'app.projects', 'app.tasks'];
@@ -64,6 +64,49 @@ describe('checkCatalog', () => {
       ]);
     } finally {
       await asOwner((c) => c.query('DROP FUNCTION app.definer(); DROP VIEW app.all_projects'));
+    }
+  });
+
+  it('names a VOLATILE SECURITY DEFINER function the runtime role can execute (catalogue G9)', async () => {
+    const runtime = ident(inject('roles').app.name);
+    await asOwner((c) =>
+      c.query(`CREATE FUNCTION app.rewrite() RETURNS void LANGUAGE sql SECURITY DEFINER
+                 SET search_path = pg_catalog, pg_temp AS 'SELECT';
+               CREATE FUNCTION app.lookup() RETURNS int LANGUAGE sql STABLE SECURITY DEFINER
+                 SET search_path = pg_catalog, pg_temp AS 'SELECT 1';
+               GRANT EXECUTE ON FUNCTION app.lookup() TO ${runtime}`),
+    );
+    try {
+      // Not granted (PUBLIC has no EXECUTE on the owner's functions), or STABLE: fine.
+      expect(await checkCatalog(db.appUrl)).toEqual([]);
+      await asOwner((c) => c.query(`GRANT EXECUTE ON FUNCTION app.rewrite() TO ${runtime}`));
+      expect(await checkCatalog(db.appUrl)).toEqual([
+        'app.rewrite(): VOLATILE SECURITY DEFINER, executable by the runtime role',
+      ]);
+    } finally {
+      await asOwner((c) => c.query('DROP FUNCTION app.rewrite(); DROP FUNCTION app.lookup()'));
+    }
+    expect(await checkCatalog(db.appUrl)).toEqual([]);
+  });
+
+  it('names tenant ids drawn from a shared sequence, and sequences the runtime role can read (catalogue A15)', async () => {
+    await asOwner((c) =>
+      c.query(`CREATE TABLE app.counted (tenant_id integer NOT NULL, id bigint GENERATED ALWAYS AS IDENTITY,
+                 serial_id serial);
+               ALTER TABLE app.counted ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+               CREATE POLICY p ON app.counted FOR ALL USING (tenant_id = (SELECT app.current_tenant_id()))
+                 WITH CHECK (tenant_id = (SELECT app.current_tenant_id()));
+               CREATE SEQUENCE app.tickets;
+               GRANT SELECT ON SEQUENCE app.tickets TO ${ident(inject('roles').app.name)}`),
+    );
+    try {
+      expect(await checkCatalog(db.appUrl)).toEqual([
+        'app.counted.id: ids from a sequence every tenant shares',
+        'app.counted.serial_id: ids from a sequence every tenant shares',
+        'app.tickets: sequence the runtime role can read or advance',
+      ]);
+    } finally {
+      await asOwner((c) => c.query('DROP TABLE app.counted; DROP SEQUENCE app.tickets'));
     }
   });
 
@@ -148,14 +191,11 @@ describe('the runtime role', () => {
     });
   });
 
-  it('has DML only: no TRUNCATE, sequence access, CREATE, TEMP or tenants writes', async () => {
+  // No sequences are left to read (ids are numbered per tenant): see tenant-row-ids.test.ts.
+  it('has DML only: no TRUNCATE, CREATE, TEMP or tenants writes', async () => {
     await asRuntime(async (c) => {
-      // Identity columns draw from their sequence without any grant on it (settled here).
-      const sequence = (await c.query("SELECT pg_get_serial_sequence('app.tasks', 'id') AS s")).rows[0].s;
       const attempts = [
         'TRUNCATE app.tasks',
-        `SELECT last_value FROM ${sequence}`,
-        `SELECT nextval('${sequence}')`,
         'CREATE TABLE app.mine (id int)',
         'CREATE TABLE public.mine (id int)',
         'CREATE TEMP TABLE mine (id int)',

@@ -16,7 +16,7 @@ const TENANT_TABLES = ['app.members', 'app.projects', 'app.tasks'];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  await syncTenants(db.appUrl, exampleTenants);
+  await syncTenants(db.adminUrl, exampleTenants);
 });
 afterAll(() => db?.drop());
 
@@ -183,11 +183,11 @@ describe('app.sync_tenants', () => {
           .n,
       }));
     await syncTenants(
-      db.appUrl,
+      db.adminUrl,
       exampleTenants.filter((t) => t.id !== 100),
     );
     expect(await state()).toEqual({ removed: true, projects: 1 });
-    await syncTenants(db.appUrl, exampleTenants);
+    await syncTenants(db.adminUrl, exampleTenants);
     expect(await state()).toEqual({ removed: false, projects: 1 });
   });
 });

@@ -208,15 +208,21 @@ describe('masked errors carry no SQL, schema names, stack traces or foreign valu
   });
 
   it('invalid ids read as missing and fail mutations with NOT_FOUND', async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
     const ids = [
       '',
       'garbage',
       'x'.repeat(5_000),
-      encodeGlobalId('Project', '0'),
-      encodeGlobalId('Project', "1' OR '1'='1"),
-      encodeGlobalId('Project', '99999999999999999999'),
-      encodeGlobalId('Project; DROP TABLE app.projects', '1'),
-      Buffer.from('Project:\u0000').toString('base64url'),
+      encodeGlobalId('Project', 2, '0'),
+      encodeGlobalId('Project', 2, "1' OR '1'='1"),
+      encodeGlobalId('Project', 2, '99999999999999999999'),
+      encodeGlobalId('Project; DROP TABLE app.projects', 2, '1'),
+      b64('Project:2:\u0000'),
+      b64('Project:1'),
+      b64('Project:0:1'),
+      b64('Project:02:1'),
+      b64('Project:2:1:1'),
+      b64('Project:2147483650:1'),
       foreignProject,
     ];
     for (const id of ids) {

@@ -40,7 +40,7 @@ describe('input validation', () => {
     ['empty member name', 'mutation { createMember(input: { name: "", email: "x@y.test" }) { id } }'],
     [
       'unknown enum literal',
-      `mutation { createTask(input: { projectId: "${encodeGlobalId('Project', '1')}", title: "x", status: BOGUS }) { id } }`,
+      `mutation { createTask(input: { projectId: "${encodeGlobalId('Project', 3, '1')}", title: "x", status: BOGUS }) { id } }`,
     ],
   ])('%s is BAD_USER_INPUT and writes nothing', async (_name, query) => {
     const before = await superuserSnapshot();
@@ -119,11 +119,11 @@ describe('anonymous requests', () => {
   it.each([
     ['projects', '{ projects { totalCount } }'],
     ['members', '{ members { totalCount } }'],
-    ['project', `{ project(id: "${encodeGlobalId('Project', '1')}") { name } }`],
-    ['task', `{ task(id: "${encodeGlobalId('Task', '1')}") { title } }`],
-    ['node', `{ node(id: "${encodeGlobalId('Project', '1')}") { id } }`],
+    ['project', `{ project(id: "${encodeGlobalId('Project', 2, '1')}") { name } }`],
+    ['task', `{ task(id: "${encodeGlobalId('Task', 2, '1')}") { title } }`],
+    ['node', `{ node(id: "${encodeGlobalId('Project', 2, '1')}") { id } }`],
     ['createProject', 'mutation { createProject(input: { name: "anon" }) { id } }'],
-    ['deleteProject', `mutation { deleteProject(id: "${encodeGlobalId('Project', '1')}") }`],
+    ['deleteProject', `mutation { deleteProject(id: "${encodeGlobalId('Project', 2, '1')}") }`],
   ])('%s errors with UNAUTHENTICATED and writes nothing', async (_name, query) => {
     const before = await superuserSnapshot();
     const res = await t.gql(A, query);

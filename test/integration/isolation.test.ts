@@ -15,11 +15,11 @@ let tokenB: string;
 const a = { member: '', project: '', task: '' };
 /** B's own rows, so B's mutations have something valid to combine A's ids with. */
 const b = { project: '', task: '' };
-/** Ids of rows that never existed. */
+/** Ids of B's rows that never existed. */
 const never = {
-  member: encodeGlobalId('Member', '999999'),
-  project: encodeGlobalId('Project', '999999'),
-  task: encodeGlobalId('Task', '999999'),
+  member: encodeGlobalId('Member', 3, '999999'),
+  project: encodeGlobalId('Project', 3, '999999'),
+  task: encodeGlobalId('Task', 3, '999999'),
 };
 
 async function ok<T = any>(host: string, query: string, token: string, variables?: object): Promise<T> {

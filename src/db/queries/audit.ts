@@ -34,16 +34,36 @@ export async function insertAuditEntry(db: Db, entry: AuditEntry): Promise<void>
   });
 }
 
-/**
- * Newest first; `page.afterId` is the last id already seen. Under RLS this is the session
- * tenant's log; on the admin pool (BYPASSRLS) it is every tenant's, optionally filtered.
- */
-export function listAuditEntries(db: Db, page: Page, tenantId: number | null = null): Promise<AuditRow[]> {
+/** The session tenant's log (under RLS), newest first; `page.afterId` is the last id already seen. */
+export function listAuditEntries(db: Db, page: Page): Promise<AuditRow[]> {
   return db.query<AuditRow>({
     name: 'audit.list',
     text: `SELECT ${COLUMNS} FROM app.audit_log
-           WHERE ($1::bigint IS NULL OR id < $1) AND ($2::int IS NULL OR tenant_id = $2)
-           ORDER BY id DESC LIMIT $3`,
+           WHERE ($1::bigint IS NULL OR id < $1)
+           ORDER BY id DESC LIMIT $2`,
+    values: [page.afterId, page.limit + 1],
+  });
+}
+
+/**
+ * Every tenant's log, on the admin pool (BYPASSRLS), optionally of one tenant: newest first by
+ * `at`. Row ids are numbered per tenant, so they order nothing across tenants; `page.afterId`
+ * is `<tenant id>:<row id>` of the last entry seen (entries are never updated or deleted, so
+ * it still names the same one).
+ */
+export function listAuditEntriesOfAllTenants(
+  db: Db,
+  page: Page,
+  tenantId: number | null,
+): Promise<AuditRow[]> {
+  return db.query<AuditRow>({
+    name: 'audit.listAll',
+    text: `SELECT ${COLUMNS} FROM app.audit_log
+           WHERE ($2::int IS NULL OR tenant_id = $2)
+             AND ($1::text IS NULL OR (at, tenant_id, id) < (
+                   SELECT at, tenant_id, id FROM app.audit_log
+                    WHERE tenant_id = split_part($1, ':', 1)::bigint AND id = split_part($1, ':', 2)::bigint))
+           ORDER BY at DESC, tenant_id DESC, id DESC LIMIT $3`,
     values: [page.afterId, tenantId, page.limit + 1],
   });
 }

@@ -32,7 +32,10 @@ export interface Db {
   query<R extends object>(query: { name?: string; text: string; values?: readonly unknown[] }): Promise<R[]>;
 }
 
-/** A page request after validation: rows with id > afterId, at most `limit` (+1 to see if more). */
+/**
+ * A page request after validation: rows after `afterId` (a row id; `<tenant id>:<row id>` where
+ * rows of many tenants are listed), at most `limit` (+1 to see if more).
+ */
 export interface Page {
   readonly afterId: string | null;
   readonly limit: number;

@@ -14,7 +14,7 @@ const USERS_ONLY = { user: true } as const;
 const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
   description: 'An API key of this tenant. The secret is shown once, by createApiKey, and never again.',
   fields: (t) => ({
-    id: t.id({ resolve: (k) => encodeGlobalId('ApiKey', k.id) }),
+    id: t.id({ resolve: (k, _args, ctx) => encodeGlobalId('ApiKey', ctx.tenant.id, k.id) }),
     name: t.exposeString('name'),
     prefix: t.exposeString('prefix', { description: 'The public part of the key (`tql_<prefix>_…`).' }),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.created_at }),
@@ -51,8 +51,8 @@ const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
   fields: (t) => ({ name: t.string({ required: true }) }),
 });
 
-const createdKeyId: AuditEntityId = (result) =>
-  encodeGlobalId('ApiKey', (result as { apiKey: ApiKeyRow }).apiKey.id);
+const createdKeyId: AuditEntityId = (result, _args, tenantId) =>
+  encodeGlobalId('ApiKey', tenantId, (result as { apiKey: ApiKeyRow }).apiKey.id);
 
 builder.mutationFields((t) => ({
   createApiKey: t.field({
@@ -77,7 +77,7 @@ builder.mutationFields((t) => ({
       'Takes effect at once: the next request with the key is refused and its open subscriptions end. Revoking a revoked key is not an error.',
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const id = rowId(args.id, 'ApiKey');
+      const id = rowId(args.id, 'ApiKey', ctx.tenant.id);
       if (!(await apiKeys.revokeApiKey(ctx.db, id))) throw notFound('ApiKey');
       // Every instance ends the key's open streams (auth/stream-credentials.ts); the id only, once committed.
       const tenantId = ctx.tenant.id;

@@ -7,7 +7,7 @@ import { ViewerKind } from './viewer.js';
 const AuditEntry = builder.objectRef<AuditRow>('AuditEntry').implement({
   description: 'One successful mutation field: who ran it, as what, and on which object.',
   fields: (t) => ({
-    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.id) }),
+    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.tenant_id, row.id) }),
     at: t.field({ type: 'DateTime', resolve: (row) => row.at }),
     subject: t.exposeString('subject', { nullable: true }),
     kind: t.field({ type: ViewerKind, resolve: (row) => row.principal_kind }),

@@ -10,7 +10,7 @@ registerNodeType('Member', (ctx, id) => ctx.loaders.member.load(id));
 MemberRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (m) => encodeGlobalId('Member', m.id) }),
+    id: t.id({ resolve: (m, _args, ctx) => encodeGlobalId('Member', ctx.tenant.id, m.id) }),
     name: t.exposeString('name'),
     email: t.exposeString('email'),
     tasks: t.field({

@@ -12,7 +12,7 @@ export const Node = builder.interfaceRef<NodeShape>('Node').implement({
   description: 'An object with a global id, fetchable with node(id).',
   resolveType: (row) => row.__typename ?? null,
   fields: (t) => ({
-    id: t.id({ resolve: (row) => encodeGlobalId(row.__typename ?? '', row.id) }),
+    id: t.id({ resolve: (row, _args, ctx) => encodeGlobalId(row.__typename ?? '', ctx.tenant.id, row.id) }),
   }),
 });
 
@@ -25,7 +25,7 @@ export function registerNodeType(typename: string, load: NodeLoader): void {
 }
 
 async function resolveNode(globalId: string, ctx: Context): Promise<NodeShape | null> {
-  const decoded = decodeGlobalId(globalId);
+  const decoded = decodeGlobalId(globalId, ctx.tenant.id);
   const load = decoded && nodeLoaders.get(decoded.typename);
   if (!decoded || !load) return null;
   const row = await load(ctx, decoded.id);

@@ -13,7 +13,7 @@ registerNodeType('Project', (ctx, id) => ctx.loaders.project.load(id));
 ProjectRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (p) => encodeGlobalId('Project', p.id) }),
+    id: t.id({ resolve: (p, _args, ctx) => encodeGlobalId('Project', ctx.tenant.id, p.id) }),
     name: t.exposeString('name'),
     createdAt: t.field({ type: 'DateTime', resolve: (p) => p.created_at }),
     tasks: t.field({
@@ -46,7 +46,7 @@ builder.queryFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
-      const id = rowIdOrNull(args.id, 'Project');
+      const id = rowIdOrNull(args.id, 'Project', ctx.tenant.id);
       return id ? ctx.loaders.project.load(id) : null;
     },
   }),
@@ -72,7 +72,7 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { input: t.arg({ type: UpdateProjectInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const id = rowId(input.id, 'Project');
+      const id = rowId(input.id, 'Project', ctx.tenant.id);
       const row = await projects.updateProject(ctx.db, id, optionalText(input.name, 'name'));
       if (!row) throw notFound('Project');
       return row;
@@ -82,7 +82,7 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const id = rowId(args.id, 'Project');
+      const id = rowId(args.id, 'Project', ctx.tenant.id);
       const deletedTasks = await tasks.deleteTasksOfProject(ctx.db, id);
       if (!(await projects.deleteProject(ctx.db, id))) throw notFound('Project');
       for (const task of deletedTasks) publishTaskChange(ctx, 'DELETED', task);

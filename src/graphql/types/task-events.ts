@@ -16,7 +16,7 @@ const TaskChangedEvent = builder.objectRef<TaskChange>('TaskChangedEvent').imple
   description: 'A task of the tenant was created, updated or deleted (and committed).',
   fields: (t) => ({
     kind: t.field({ type: TaskChangeKind, resolve: (event) => event.kind }),
-    taskId: t.id({ resolve: (event) => encodeGlobalId('Task', event.taskId) }),
+    taskId: t.id({ resolve: (event, _args, ctx) => encodeGlobalId('Task', ctx.tenant.id, event.taskId) }),
     task: t.field({
       type: TaskRef,
       nullable: true,
@@ -36,7 +36,7 @@ builder.subscriptionField('taskChanged', (t) =>
     subscribe: (_root, args, ctx) => {
       if (args.projectId == null) return ctx.events.subscribe(ctx.tenant.id, 'tasks');
       // A malformed or foreign project id is like a project without tasks: no events.
-      const projectId = rowIdOrNull(args.projectId, 'Project');
+      const projectId = rowIdOrNull(args.projectId, 'Project', ctx.tenant.id);
       return ctx.events.subscribe(ctx.tenant.id, 'tasks', (event) => event.projectId === projectId);
     },
     resolve: (event) => event,

@@ -12,7 +12,7 @@ registerNodeType('Task', (ctx, id) => ctx.loaders.task.load(id));
 TaskRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (task) => encodeGlobalId('Task', task.id) }),
+    id: t.id({ resolve: (task, _args, ctx) => encodeGlobalId('Task', ctx.tenant.id, task.id) }),
     title: t.exposeString('title'),
     status: t.field({ type: TaskStatusEnum, resolve: (task) => task.status }),
     project: t.field({
@@ -37,7 +37,7 @@ builder.queryField('task', (t) =>
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
-      const id = rowIdOrNull(args.id, 'Task');
+      const id = rowIdOrNull(args.id, 'Task', ctx.tenant.id);
       return id ? ctx.loaders.task.load(id) : null;
     },
   }),
@@ -68,9 +68,9 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: CreateTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const row = await tasks.insertTask(ctx.db, ctx.tenant.id, {
-        projectId: rowId(input.projectId, 'Project'),
+        projectId: rowId(input.projectId, 'Project', ctx.tenant.id),
         title: requiredText(input.title, 'title'),
-        assigneeId: input.assigneeId == null ? null : rowId(input.assigneeId, 'Member'),
+        assigneeId: input.assigneeId == null ? null : rowId(input.assigneeId, 'Member', ctx.tenant.id),
         status: input.status ?? 'TODO',
       });
       publishTaskChange(ctx, 'CREATED', row);
@@ -82,7 +82,7 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { input: t.arg({ type: UpdateTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const id = rowId(input.id, 'Task');
+      const id = rowId(input.id, 'Task', ctx.tenant.id);
       const row = await tasks.updateTask(ctx.db, id, {
         title: optionalText(input.title, 'title'),
         status: input.status ?? null,
@@ -91,7 +91,7 @@ builder.mutationFields((t) => ({
             ? undefined
             : input.assigneeId === null
               ? null
-              : rowId(input.assigneeId, 'Member'),
+              : rowId(input.assigneeId, 'Member', ctx.tenant.id),
       });
       if (!row) throw notFound('Task');
       publishTaskChange(ctx, 'UPDATED', row);
@@ -102,7 +102,7 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
-      const row = await tasks.deleteTask(ctx.db, rowId(args.id, 'Task'));
+      const row = await tasks.deleteTask(ctx.db, rowId(args.id, 'Task', ctx.tenant.id));
       if (!row) throw notFound('Task');
       publishTaskChange(ctx, 'DELETED', row);
       return true;

@@ -1,5 +1,5 @@
-import { type AuditRow, countAuditEntries, listAuditEntries } from '../../../db/queries/audit.js';
-import { encodeGlobalId, pageFrom, toConnection } from '../../ids.js';
+import { type AuditRow, countAuditEntries, listAuditEntriesOfAllTenants } from '../../../db/queries/audit.js';
+import { encodeGlobalId, pageFrom, TENANT_ROW_KEY, tenantRowKey, toConnection } from '../../ids.js';
 import { adminBuilder } from '../builder.js';
 import { adminConnectionOf } from '../connection.js';
 
@@ -9,7 +9,7 @@ const PrincipalKind = adminBuilder.enumType('PrincipalKind', {
 
 const AuditEntry = adminBuilder.objectRef<AuditRow>('AuditEntry').implement({
   fields: (t) => ({
-    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.id) }),
+    id: t.id({ resolve: (row) => encodeGlobalId('AuditEntry', row.tenant_id, row.id) }),
     tenantId: t.exposeInt('tenant_id'),
     at: t.field({ type: 'DateTime', resolve: (row) => row.at }),
     subject: t.exposeString('subject', { nullable: true }),
@@ -20,7 +20,7 @@ const AuditEntry = adminBuilder.objectRef<AuditRow>('AuditEntry').implement({
   }),
 });
 
-const AuditEntryConnection = adminConnectionOf('AuditEntry', AuditEntry);
+const AuditEntryConnection = adminConnectionOf('AuditEntry', AuditEntry, tenantRowKey);
 
 adminBuilder.queryField('auditLog', (t) =>
   t.field({
@@ -28,10 +28,10 @@ adminBuilder.queryField('auditLog', (t) =>
     description: "Every tenant's audit log, newest first; `tenantId` narrows it to one tenant.",
     args: { first: t.arg.int(), after: t.arg.string(), tenantId: t.arg.int() },
     resolve: async (_root, args, ctx) => {
-      const page = pageFrom(args);
+      const page = pageFrom(args, TENANT_ROW_KEY);
       const tenantId = args.tenantId ?? null;
-      const rows = await listAuditEntries(ctx.db, page, tenantId);
-      return toConnection(rows, page, () => countAuditEntries(ctx.db, tenantId));
+      const rows = await listAuditEntriesOfAllTenants(ctx.db, page, tenantId);
+      return toConnection(rows, page, () => countAuditEntries(ctx.db, tenantId), tenantRowKey);
     },
   }),
 );

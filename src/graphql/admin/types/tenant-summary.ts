@@ -15,7 +15,7 @@ const TenantKind = adminBuilder.enumType('TenantKind', {
 const Project = adminBuilder.objectRef<TenantProjectRow>('Project').implement({
   description: "A project of some tenant; `id` is the global id the tenant's own host uses.",
   fields: (t) => ({
-    id: t.id({ resolve: (p) => encodeGlobalId('Project', p.id) }),
+    id: t.id({ resolve: (p) => encodeGlobalId('Project', p.tenant_id, p.id) }),
     tenantId: t.exposeInt('tenant_id'),
     name: t.exposeString('name'),
     createdAt: t.field({ type: 'DateTime', resolve: (p) => p.created_at }),
