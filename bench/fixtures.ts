@@ -90,9 +90,14 @@ export function perTenant(tokens: Tokens, query: string, withToken = true): Requ
 }
 
 /** Scenario E: createTask and updateTask alternating, round-robin over the tenants. */
-export function writeMix(tokens: Tokens, ids: Map<number, TenantIds>, count: number): RequestLine[] {
+/** createTask / updateTask alternately, over `tenants` (default: every seeded tenant, in turn). */
+export function writeMix(
+  tokens: Tokens,
+  ids: Map<number, TenantIds>,
+  count: number,
+  tenants: readonly number[] = seededTenantIds(),
+): RequestLine[] {
   const lines: RequestLine[] = [];
-  const tenants = seededTenantIds();
   const statuses = ['TODO', 'IN_PROGRESS', 'DONE'];
   for (let i = 0; i < count; i++) {
     const id = tenants[i % tenants.length]!;

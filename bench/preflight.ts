@@ -37,8 +37,8 @@ export async function preflight(
         const serves = await responseCacheServes(server!.port, bench.postgres.superuserDbUrl, id, token);
         if (!serves) skipped.set(s.key, 'no response cache in this build: a changed row showed through');
       }
-    } else if (s.requests === 'writes') {
-      const [line] = (await readFile(bench.requests.writes, 'utf8')).split('\n');
+    } else if (s.requests === 'writes' || s.requests === 'writesOneTenant') {
+      const [line] = (await readFile(bench.requests[s.requests], 'utf8')).split('\n');
       const [host, authorization, body] = line!.split('\t');
       const r = await post(server!.port, host!, authorization!, body!);
       if (r.status !== 200 || r.body.includes('"errors"')) problems.push(`${r.status} ${r.body}`);

@@ -60,7 +60,8 @@ async function main(): Promise<number> {
         if (result.skipped) continue;
         const m = await measure(bench, servers, scenario, settings);
         result.rounds.push(m);
-        if (scenario.requests === 'writes') await vacuumWrittenTables(bench.postgres.superuserDbUrl);
+        if (scenario.requests === 'writes' || scenario.requests === 'writesOneTenant')
+          await vacuumWrittenTables(bench.postgres.superuserDbUrl);
         log(
           `round ${round} ${scenario.key}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms, ${m.errors} errors`,
         );

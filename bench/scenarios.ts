@@ -36,6 +36,8 @@ export const SCENARIOS: Scenario[] = [
   },
   { key: 'D', title: 'C with the response cache on (hits)', server: 'cached', requests: 'nested' },
   { key: 'E', title: 'write mix: createTask / updateTask', server: 'main', requests: 'writes' },
+  // A tenant's writes queue on its id counter: the price of ids that leak nothing (E₁ / E).
+  { key: 'E₁', title: 'E, all writes of one tenant', server: 'main', requests: 'writesOneTenant' },
   { key: 'F·B', title: 'B with 10,000 tenants in the file', server: 'big', requests: 'tenant' },
   { key: 'F·C', title: 'C with 10,000 tenants in the file', server: 'big', requests: 'nested' },
   { key: 'G', title: "raw SQL of C (pg, same connections as the server's pool)", server: 'raw' },

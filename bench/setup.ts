@@ -14,7 +14,7 @@ import {
   writeRequests,
 } from './fixtures.js';
 import { type Child, spawnNode } from './processes.js';
-import { SHAPE, sampleIds, seed } from './seed.js';
+import { SHAPE, sampleIds, seed, seededTenantIds } from './seed.js';
 import { type Postgres, startPostgres, startValkey, type Valkey } from './services.js';
 
 /** Scratch files (tenants files, request lists, server logs, profiles); .data/ is gitignored. */
@@ -38,7 +38,15 @@ export interface Bench {
   tokens: Tokens;
   seeded: { reused: boolean; ms: number };
   files: { small: string; big: string };
-  requests: { hello: string; tenant: string; nested: string; writes: string; nestedWithTenant: string };
+  requests: {
+    hello: string;
+    tenant: string;
+    nested: string;
+    writes: string;
+    /** The write mix of one tenant: its writes queue on its id counter (migrations/004). */
+    writesOneTenant: string;
+    nestedWithTenant: string;
+  };
   startTenantql(name: string, options: TenantqlOptions): Promise<Child>;
   /** The bare yoga of scenario A; `noBodyStream`: A′. */
   startHello(options?: { noBodyStream?: boolean }): Promise<Child>;
@@ -81,6 +89,11 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
       tenant: await writeRequests(WORK_DIR, 'tenant', perTenant(tokens, QUERIES.tenant)),
       nested: await writeRequests(WORK_DIR, 'nested', perTenant(tokens, QUERIES.nested)),
       writes: await writeRequests(WORK_DIR, 'writes', writeMix(tokens, ids, 2000)),
+      writesOneTenant: await writeRequests(
+        WORK_DIR,
+        'writes-one-tenant',
+        writeMix(tokens, ids, 2000, [seededTenantIds()[0]!]),
+      ),
       nestedWithTenant: await writeRequests(
         WORK_DIR,
         'nested-tenant',
