@@ -1,16 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultTenants, TEST_JWT_SECRET, TEST_SERVICE_SECRET, TestApp } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
+import { runCli } from '../helpers/server-process.js';
 
 // Catalogue A10/G9: app.sync_tenants is SECURITY DEFINER and rewrites the tenant registry, so
 // the role that serves tenant traffic must not reach it. The server syncs through the admin
 // pool (it serves only the system host) or, without one, a short connection as the owner.
-const BIN = fileURLToPath(new URL('../../bin/tenantql.js', import.meta.url));
 const withTenant5 = {
   ...defaultTenants,
   tenants: [...defaultTenants.tenants, { id: 5, subdomain: 'tenant4', name: 'Tenant Four' }],
@@ -71,10 +69,9 @@ describe('the tenants registry', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tenantql-sync-'));
     try {
       await writeFile(join(dir, 'tenants.json'), JSON.stringify(defaultTenants));
-      const child = spawn(process.execPath, [BIN, 'start'], {
+      const { code, stdout, stderr } = await runCli(['start'], {
         cwd: dir,
         env: {
-          PATH: process.env.PATH ?? '',
           PORT: '0',
           DATABASE_URL: db.appUrl,
           TENANTS_FILE: join(dir, 'tenants.json'),
@@ -83,22 +80,6 @@ describe('the tenants registry', () => {
           VALKEY_URL: inject('valkeyUrl'),
           LOG_LEVEL: 'silent',
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-        child.once('exit', (exitCode) => {
-          clearTimeout(timer);
-          resolve(exitCode);
-        });
       });
       expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
       const lines = stderr.trimEnd().split('\n');
