@@ -13,9 +13,7 @@ export function requestHost(
   trustProxy: boolean,
 ): RawHost {
   if (trustProxy) {
-    const forwarded = req
-      ? rawHeaderValues(req, 'x-forwarded-host')
-      : headerValues(request, 'x-forwarded-host');
+    const forwarded = sentValues(request, req, 'x-forwarded-host');
     const first = forwarded[0]?.split(',')[0]?.trim();
     if (first) return { ok: true, value: first };
   }
@@ -38,9 +36,7 @@ export function clientAddress(
   trustProxy: boolean,
 ): string {
   if (trustProxy) {
-    const forwarded = req
-      ? rawHeaderValues(req, 'x-forwarded-for')
-      : headerValues(request, 'x-forwarded-for');
+    const forwarded = sentValues(request, req, 'x-forwarded-for');
     const last = forwarded.at(-1)?.split(',').at(-1)?.trim();
     if (last) return last.slice(0, 64);
   }
@@ -55,6 +51,11 @@ export function rawHeaderValues(req: IncomingMessage, name: string): string[] {
     if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) values.push(raw[i + 1]!);
   }
   return values;
+}
+
+/** Header `name` as sent: every line over a socket, the fetch header in-process. */
+function sentValues(request: Request, req: IncomingMessage | undefined, name: string): string[] {
+  return req ? rawHeaderValues(req, name) : headerValues(request, name);
 }
 
 function headerValues(request: Request, name: string): string[] {
