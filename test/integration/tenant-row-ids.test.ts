@@ -66,7 +66,7 @@ async function projectPage(first: number, after: string | null) {
 }
 
 beforeAll(async () => {
-  t = await TestApp.start({ env: { TENANT_POOL_SHARE: '1' } });
+  t = await TestApp.start();
   for (const tenant of [A, B]) {
     tokens.set(tenant.id, await t.token(tenant.id));
     projectOf.set(tenant.id, await create.Project!(tenant));
