@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { findExecutable } from './find-executable.js';
 
 /**
  * Local valkey-server / redis-server processes for the test set-up and the benchmark (never
@@ -8,20 +7,8 @@ import { delimiter, join } from 'node:path';
  */
 
 /** The first `valkey-server` or `redis-server` on PATH. */
-export async function findValkeyServer(path = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const name of ['valkey-server', 'redis-server']) {
-    for (const dir of path.split(delimiter)) {
-      const candidate = join(dir, name);
-      if (
-        await access(candidate, constants.X_OK).then(
-          () => true,
-          () => false,
-        )
-      )
-        return candidate;
-    }
-  }
-  return undefined;
+export function findValkeyServer(path = process.env.PATH ?? ''): Promise<string | undefined> {
+  return findExecutable(['valkey-server', 'redis-server'], path);
 }
 
 /** Memory only, loopback only. */

@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { access, chown, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/db/embedded.js';
+import { findExecutable } from '../../src/dev/find-executable.js';
 import { stopProcess } from '../../src/dev/valkey-process.js';
 
 /**
@@ -30,18 +31,8 @@ export interface PgBouncerOptions {
 }
 
 /** `pgbouncer` on PATH, else Debian's /usr/sbin/pgbouncer (sbin is often not on PATH). */
-export async function findPgBouncer(path = process.env.PATH ?? ''): Promise<string | undefined> {
-  for (const dir of [...path.split(delimiter), '/usr/sbin']) {
-    const candidate = join(dir, 'pgbouncer');
-    if (
-      await access(candidate, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return candidate;
-  }
-  return undefined;
+export function findPgBouncer(path = process.env.PATH ?? ''): Promise<string | undefined> {
+  return findExecutable(['pgbouncer'], path, ['/usr/sbin']);
 }
 
 /** PgBouncer refuses to run as root; as root it runs as `nobody`, which must read its files. */
