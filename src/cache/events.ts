@@ -1,4 +1,5 @@
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
+import { Command } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { ValkeyClient } from './client.js';
 import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
@@ -89,10 +90,7 @@ export class EventBus {
       // that connection after every message it sent there before, so the subscriber joins at
       // the PONG and what came before it is not its business. (With a cluster, PUBLISH crosses
       // the cluster bus, and this is a best effort.)
-      const join = () => {
-        subscriber.joined = true;
-      };
-      this.valkey.subscriber().ping().then(join, join);
+      this.valkey.subscriber().sendCommand(pingThen(() => (subscriber.joined = true)));
     }
     return subscriber;
   }
@@ -112,4 +110,25 @@ export class EventBus {
       if (subscriber.joined) subscriber.listener(raw);
     }
   }
+}
+
+/**
+ * A PING that calls `onReply` while its reply is parsed, not a microtask later: the PONG and
+ * the next message often arrive in one read, and ioredis emits that message synchronously,
+ * before any `.then` of the PING could run. (A failed PING calls it too: joining late is
+ * better than never.)
+ */
+function pingThen(onReply: () => void): Command {
+  const ping = new Command('ping', []);
+  const { resolve, reject } = ping;
+  ping.resolve = (reply) => {
+    onReply();
+    resolve(reply);
+  };
+  ping.reject = (error) => {
+    onReply();
+    reject(error);
+  };
+  ping.promise.catch(() => {}); // a lost connection is reported by the command connection
+  return ping;
 }

@@ -167,6 +167,9 @@ describe('task events across instances', () => {
       expect((await secondEvent).value, `round ${round}`).toEqual(event(`${round}02`));
       await first.return?.();
       await second.return?.();
+      // The UNSUBSCRIBE is sent without waiting: let it land, or the next round's check for a
+      // subscriber could see this round's and publish before the next SUBSCRIBE.
+      await expect.poll(async () => (await redis.pubsub('NUMSUB', channels.events(4, 'tasks')))[1]).toBe(0);
     }
   });
 
