@@ -4,7 +4,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { type DatabaseUrls, setupDatabase } from '../src/db/setup.js';
-import { ephemeralArgs, findValkeyServer, stopProcess } from '../src/dev/valkey-process.js';
+import { stopProcess } from '../src/dev/child-process.js';
+import { ephemeralArgs, findValkeyServer } from '../src/dev/valkey-process.js';
 import { postmasterOf } from './cpu.js';
 
 export const BENCH_DATABASE = 'tenantql_bench';

@@ -6,7 +6,8 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { roleNames, setupDatabase } from '../src/db/setup.js';
-import { ephemeralArgs, findValkeyServer, spawnValkey, stopProcess } from '../src/dev/valkey-process.js';
+import { stopProcess } from '../src/dev/child-process.js';
+import { ephemeralArgs, findValkeyServer, spawnValkey } from '../src/dev/valkey-process.js';
 import { requireTenantKeyspace } from './helpers/keyspace-audit.js';
 import { findPgBouncer, startPgBouncer } from './helpers/pgbouncer.js';
 

@@ -1,11 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../src/db/embedded.js';
+import { spawnUntilReady, stopProcess } from '../../src/dev/child-process.js';
 import { findExecutable } from '../../src/dev/find-executable.js';
-import { stopProcess } from '../../src/dev/valkey-process.js';
 
 /**
  * A PgBouncer in `pool_mode = transaction` in front of the test cluster, for the `pgbouncer`
@@ -102,39 +102,9 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   };
 }
 
-/** Resolves once PgBouncer logs "process up" (10 s at most); fails with its last words. */
+/** Resolves once PgBouncer logs "process up"; fails with its last words. */
 function spawnPgBouncer(command: string, ini: string, asNobody: boolean): Promise<ChildProcess> {
-  const child = spawn(command, [ini], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...(asNobody ? { uid: NOBODY, gid: NOBODY } : {}),
-  });
-  let output = '';
-  return new Promise((ready, fail) => {
-    const timer = setTimeout(() => {
-      child.kill();
-      fail(new Error(`pgbouncer did not start in 10 s: ${output.trim()}`));
-    }, 10_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('process up')) {
-        clearTimeout(timer);
-        // Keep draining its output so it never blocks on a full pipe.
-        child.stdout?.off('data', onData).resume();
-        child.stderr?.off('data', onData).resume();
-        ready(child);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      fail(error);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`pgbouncer exited with code ${code}: ${output.trim()}`));
-    });
-  });
+  return spawnUntilReady(command, [ini], 'process up', asNobody ? { uid: NOBODY, gid: NOBODY } : {});
 }
 
 /** Runs one admin console command (simple protocol only, as the console requires). */
