@@ -1,9 +1,9 @@
 import pg from 'pg';
-import { membersByIds } from '../src/db/queries/members.js';
-import { listProjects } from '../src/db/queries/projects.js';
 import type { Db } from '../src/db/queries/rows.js';
-import { taskPagesByParent } from '../src/db/queries/tasks.js';
 import { beginStatement } from '../src/db/request-transaction.js';
+import { membersByIds } from '../src/example/queries/members.js';
+import { listProjects } from '../src/example/queries/projects.js';
+import { taskPagesByParent } from '../src/example/queries/tasks.js';
 
 /**
  * Scenario G, the raw ceiling: exactly the SQL the server sends for the nested query C (the same

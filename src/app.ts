@@ -1,4 +1,4 @@
-import { printSchema } from 'graphql';
+import { type GraphQLSchema, printSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { createApiKeyLookup } from './auth/api-key-principal.js';
 import { useAuthentication } from './auth/plugin.js';
@@ -24,11 +24,10 @@ import { adminSchema } from './graphql/admin/index.js';
 import { useAdminRequestLog } from './graphql/admin/request-log.js';
 import { useClientErrorCodes } from './graphql/client-error-codes.js';
 import { useCompiledExecution } from './graphql/compiled-execution.js';
-import { tenantSchema } from './graphql/index.js';
 import { useInputGuard } from './graphql/input-guard.js';
 import { limitPlugins } from './graphql/limits.js';
-import { Loaders } from './graphql/loaders.js';
 import { useOrderedBatches } from './graphql/ordered-batches.js';
+import { RequestLoaders } from './graphql/request-loaders.js';
 import { pingDatabase, useHealth } from './health.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics, servedPublicly, useMetricsEndpoint } from './metrics.js';
@@ -42,6 +41,8 @@ import { clientAddress } from './tenancy/request-host.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
 export interface AppDeps {
+  /** The schema of tenant hosts: the product's (see product.ts). */
+  schema: GraphQLSchema;
   config: Config;
   logger: Logger;
   registry: TenantRegistry;
@@ -103,7 +104,7 @@ export function createApp(deps: AppDeps): App {
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
     // Separate schemas, so introspection on a tenant host cannot show an admin field.
-    schema: ({ request }) => (stateOf(request).tenant?.kind === 'system' ? adminSchema : tenantSchema),
+    schema: ({ request }) => (stateOf(request).tenant?.kind === 'system' ? adminSchema : deps.schema),
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     // Our own GraphiQL plugin, after tenancy: see graphiql.ts.
@@ -158,12 +159,12 @@ export function createApp(deps: AppDeps): App {
         fork: (base) => ({ ...base, ...newContext(base.tenant, base.principal, base.requestId, eventSlot) }),
         guard: streams,
       }),
-      ...useCompiledExecution([tenantSchema, adminSchema]),
+      ...useCompiledExecution([deps.schema, adminSchema]),
       ...(deps.cache
         ? [
             useResponseCache({
               cache: deps.cache,
-              schemaVersion: schemaVersion(config),
+              schemaVersion: schemaVersion(deps.schema, config),
               onLookup: (result) => metrics.cacheLookups.inc({ result }),
             }),
           ]
@@ -177,8 +178,8 @@ export function createApp(deps: AppDeps): App {
  * Part of every response-cache key: a deploy that changes the tenant schema or the query limits
  * never serves an entry that was validated under the old ones.
  */
-function schemaVersion(config: Config): string {
-  return hashSegment(printSchema(tenantSchema) + JSON.stringify(config.limits));
+function schemaVersion(schema: GraphQLSchema, config: Config): string {
+  return hashSegment(printSchema(schema) + JSON.stringify(config.limits));
 }
 
 function buildContext(
@@ -218,5 +219,5 @@ function tenantContext(
     acquireSlot,
     deps.onQuery,
   );
-  return { requestId, tenant, principal, db: transaction, loaders: new Loaders(transaction), events };
+  return { requestId, tenant, principal, db: transaction, loaders: new RequestLoaders(transaction), events };
 }

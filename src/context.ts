@@ -1,7 +1,7 @@
 import type { Principal } from './auth/principal.js';
 import type { EventBus } from './cache/events.js';
 import type { RequestTransaction } from './db/request-transaction.js';
-import type { Loaders } from './graphql/loaders.js';
+import type { RequestLoaders } from './graphql/request-loaders.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
 /**
@@ -13,7 +13,8 @@ export interface Context {
   readonly tenant: Tenant;
   readonly principal: Principal;
   readonly db: RequestTransaction;
-  readonly loaders: Loaders;
+  /** The request's DataLoaders: see `defineLoader`. */
+  readonly loaders: RequestLoaders;
   /** Tenant events (subscriptions); publish from `db.afterCommit` so a rollback sends nothing. */
   readonly events: EventBus;
 }

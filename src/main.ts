@@ -6,12 +6,14 @@ import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { checkConnection } from './db/connection-failure.js';
 import { createPool, type Pool } from './db/pool.js';
+import { RequestTransaction } from './db/request-transaction.js';
+import { learnForeignKeys } from './db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
-import { loadDemoData } from './dev/demo-data.js';
 import { createHttpServer } from './http-edge.js';
 import { listen } from './listen.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, metricsListener } from './metrics.js';
+import type { Product, WriteAsTenant } from './product.js';
 import { drainServer } from './shutdown.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
@@ -24,7 +26,7 @@ const CLEANUP_TIMEOUT_MS = 5_000;
  * `tenantql start`: the only place that touches process.* — reads the environment, builds the
  * dependencies, listens, and handles signals. Resolves with the exit code.
  */
-export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
+export async function startServer(env: NodeJS.ProcessEnv, product: Product): Promise<number> {
   const result = readConfig(env);
   if (!result.ok) {
     process.stderr.write(
@@ -46,7 +48,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const cleanups: (() => Promise<void>)[] = [];
   let services: Services;
   try {
-    services = await startServices(result.config, logger, cleanups);
+    services = await startServices(result.config, product, logger, cleanups);
   } catch (error) {
     return failStart(error, cleanups);
   }
@@ -57,6 +59,7 @@ export async function startServer(env: NodeJS.ProcessEnv): Promise<number> {
   const metrics = createMetrics({ tenantLabels: config.metrics.tenantLabels, processMetrics: true });
   if (adminPool) metrics.observePool('admin', adminPool);
   const app = createApp({
+    schema: product.schema,
     config,
     logger,
     registry,
@@ -152,6 +155,7 @@ interface Services {
  */
 async function startServices(
   initial: Config,
+  product: Product,
   logger: Logger,
   cleanups: (() => Promise<void>)[],
 ): Promise<Services> {
@@ -177,7 +181,7 @@ async function startServices(
   let embeddedHooks: [string, Listener][] = [];
   if (embedded) {
     const before = signalListeners();
-    const dev = await startDevelopmentDatabase(logger);
+    const dev = await startDevelopmentDatabase(product, logger);
     embeddedHooks = listenersAddedSince(before);
     cleanups.push(dev.stop);
     config = {
@@ -213,7 +217,12 @@ async function startServices(
   }
   const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl })!;
   await syncTenantsTable(registry.current);
-  if (embedded) await loadDemoData(pool, registry.current, logger);
+  // Error messages name the GraphQL type a failed foreign key points at (db/sql-errors.ts).
+  await learnForeignKeys(pool);
+  if (embedded && product.seed) {
+    const tenants = registry.current.all().filter((t) => t.kind === 'regular' && !t.disabled);
+    await product.seed(tenants, writeAsTenant(pool, logger));
+  }
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
   const valkey = await startValkeyServices(config, logger);
@@ -263,13 +272,33 @@ async function runAll(cleanups: (() => Promise<void>)[]): Promise<void> {
   }
 }
 
-async function startDevelopmentDatabase(logger: Logger) {
+/** For a product's seed: `work` in one READ WRITE transaction as the tenant, under RLS, as a request. */
+function writeAsTenant(pool: Pool, logger: Logger): WriteAsTenant {
+  return async (tenantId, work) => {
+    const settings = { tenantId, userId: 'seed', actorTenantId: undefined, statementTimeoutMs: 10_000 };
+    const tx = new RequestTransaction(pool, settings, logger);
+    tx.allowWrites();
+    try {
+      await work(tx);
+      await tx.finish(true);
+    } catch (error) {
+      await tx.finish(false);
+      throw error;
+    }
+  };
+}
+
+async function startDevelopmentDatabase(product: Product, logger: Logger) {
   const { startEmbeddedPostgres } = await import('./db/embedded.js');
   const { setupDatabase } = await import('./db/setup.js');
   logger.info('DATABASE_URL is not set: starting an embedded PostgreSQL under .data/');
   const pg = await startEmbeddedPostgres({ dataDir: '.data/postgres', logger });
   try {
-    const urls = await setupDatabase({ superuserUrl: pg.superuserUrl, database: 'tenantql' });
+    const urls = await setupDatabase({
+      superuserUrl: pg.superuserUrl,
+      database: 'tenantql',
+      productMigrations: product.migrations,
+    });
     return { urls, stop: pg.stop };
   } catch (error) {
     await pg.stop();

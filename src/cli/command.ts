@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Product } from '../product.js';
 
 /** One option of a command, as `util.parseArgs` takes it, plus what its help shows. */
 export interface OptionSpec {
@@ -47,12 +48,25 @@ export interface CommandSpec<O extends Options = Options> {
    * Runs the command; resolves with its exit code. Modules it needs beyond its arguments are
    * imported here, not at the top, so `--help` and the command list load nothing else.
    */
-  run(args: { values: Values<O>; positionals: string[] }, env: NodeJS.ProcessEnv): Promise<number>;
+  run(
+    args: { values: Values<O>; positionals: string[] },
+    env: NodeJS.ProcessEnv,
+    product: LoadProduct,
+  ): Promise<number>;
 }
 
-/** A command: argv (after its name) and env in, exit code out; `spec` is what its help prints. */
+/** The product a command serves, loaded when a command first needs it. */
+export type LoadProduct = () => Promise<Product | undefined>;
+
+/** tenantql's own tables and types only (the commands' tests). */
+const noProduct: LoadProduct = async () => undefined;
+
+/**
+ * A command: argv (after its name), env and the product in, exit code out; `spec` is what its
+ * help prints.
+ */
 export interface Command {
-  (argv: string[], env: NodeJS.ProcessEnv): Promise<number>;
+  (argv: string[], env: NodeJS.ProcessEnv, product?: LoadProduct): Promise<number>;
   readonly spec: CommandSpec;
 }
 
@@ -77,7 +91,11 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
       },
     ]),
   );
-  const command = async (argv: string[], env: NodeJS.ProcessEnv): Promise<number> => {
+  const command = async (
+    argv: string[],
+    env: NodeJS.ProcessEnv,
+    product: LoadProduct = noProduct,
+  ): Promise<number> => {
     if (asksForHelp(argv, options)) {
       process.stdout.write(formatHelp(spec));
       return 0;
@@ -94,7 +112,7 @@ export function defineCommand<const O extends Options>(spec: CommandSpec<O>): Co
       for (const [name, option] of Object.entries(spec.options ?? {})) {
         if (option.required && values[name] === undefined) throw new UsageError(`--${name} is required`);
       }
-      return await spec.run({ values: values as Values<O>, positionals }, env);
+      return await spec.run({ values: values as Values<O>, positionals }, env, product);
     } catch (error) {
       // parseArgs' own errors carry an ERR_PARSE_ARGS_* code; anything else is not a usage error.
       const code = (error as { code?: unknown }).code;

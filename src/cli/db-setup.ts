@@ -15,13 +15,17 @@ and DATABASE_OWNER_URL=... lines for an env file. Run again, it migrates and rot
     'superuser-url': { type: 'string', value: 'URL', required: true, help: 'a superuser connection URL' },
     database: { type: 'string', value: 'NAME', help: 'the database to create (default tenantql)' },
   },
-  async run({ values }) {
+  async run({ values }, _env, loadProduct) {
     const superuserUrl = values['superuser-url']!;
     if (!URL.canParse(superuserUrl)) throw new UsageError('--superuser-url is not a URL');
     const { setupDatabase } = await import('../db/setup.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {
-      const urls = await setupDatabase({ superuserUrl, database: values.database });
+      const urls = await setupDatabase({
+        superuserUrl,
+        database: values.database,
+        productMigrations: (await loadProduct())?.migrations,
+      });
       process.stdout.write(
         `DATABASE_URL=${urls.databaseUrl}\nDATABASE_ADMIN_URL=${urls.adminUrl}\nDATABASE_OWNER_URL=${urls.ownerUrl}\n`,
       );

@@ -9,11 +9,16 @@ export default defineCommand({
 file that is out of date.
 `,
   options: { check: { type: 'boolean', help: 'compare instead of writing; exit 1 on drift' } },
-  async run({ values }) {
+  async run({ values }, _env, loadProduct) {
+    const product = await loadProduct();
+    if (!product) throw new Error('there is no tenant schema to print (createTenantQL({ schema }))');
     const { readFile, writeFile } = await import('node:fs/promises');
-    const { printAdminSchema } = await import('../graphql/admin/index.js');
-    const { printTenantSchema } = await import('../graphql/index.js');
-    const files = { 'schema/tenant.graphql': printTenantSchema, 'schema/admin.graphql': printAdminSchema };
+    const { adminSchema } = await import('../graphql/admin/index.js');
+    const { printSortedSchema } = await import('../graphql/index.js');
+    const files = {
+      'schema/tenant.graphql': () => printSortedSchema(product.schema),
+      'schema/admin.graphql': () => printSortedSchema(adminSchema),
+    };
     let drifted = 0;
     for (const [file, print] of Object.entries(files)) {
       const sdl = print();

@@ -18,8 +18,10 @@ SIGHUP reloads the tenants file. Every setting is in the README's "Environment" 
     VALKEY_URL: 'Valkey or Redis (default redis://127.0.0.1:6379; unreachable: in-process)',
     NODE_ENV: 'production: JWT secrets required, no welcome text',
   },
-  async run(_args, env) {
+  async run(_args, env, loadProduct) {
+    const product = await loadProduct();
+    if (!product) throw new Error('there is no schema to serve (createTenantQL({ schema }))');
     const { startServer } = await import('../main.js');
-    return startServer(env);
+    return startServer(env, product);
   },
 });

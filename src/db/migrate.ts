@@ -11,6 +11,12 @@ export interface MigrateOptions {
    * @default the repository's `migrations/`
    */
   dir?: string;
+  /**
+   * A product's own migrations (its tenant tables), applied after every one of `dir`, with the
+   * same checksum and lock rules. Recorded as `product/<file>`, so its names never collide
+   * with tenantql's.
+   */
+  productDir?: string;
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -23,6 +29,8 @@ export const defaultMigrationsDir = fileURLToPath(new URL('../../migrations/', i
  * databases in one cluster do not block each other.
  */
 const LOCK_KEY = '8387231245791424876';
+
+const PRODUCT_PREFIX = 'product/';
 
 interface Migration {
   name: string;
@@ -41,7 +49,10 @@ export async function migrate(
 ): Promise<{ applied: string[] }> {
   const dir = options.dir ?? defaultMigrationsDir;
   const logger = options.logger ?? silentLogger;
-  const migrations = await readMigrations(dir);
+  const migrations = [
+    ...(await readMigrations(dir)),
+    ...(options.productDir ? await readMigrations(options.productDir, PRODUCT_PREFIX) : []),
+  ];
 
   const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql migrate' });
   await client.connect();
@@ -108,7 +119,7 @@ async function applyOne(client: pg.Client, migration: Migration): Promise<void> 
   }
 }
 
-async function readMigrations(dir: string): Promise<Migration[]> {
+async function readMigrations(dir: string, prefix = ''): Promise<Migration[]> {
   let files: string[];
   try {
     files = await readdir(dir);
@@ -120,7 +131,7 @@ async function readMigrations(dir: string): Promise<Migration[]> {
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(join(dir, name), 'utf8');
-      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      return { name: prefix + name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     }),
   );
 }

@@ -19,6 +19,8 @@ export interface SetupOptions {
   database?: string;
   /** @default fresh random passwords, so every run rotates them */
   passwords?: { owner: string; app: string; admin: string };
+  /** A product's own migrations, applied after tenantql's (see migrate.ts). */
+  productMigrations?: string;
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -98,7 +100,10 @@ export async function setupDatabase(options: SetupOptions): Promise<DatabaseUrls
     adminUrl: connectionUrl(options.superuserUrl, database, roles.admin, passwords.admin),
     ownerUrl: connectionUrl(options.superuserUrl, database, roles.owner, passwords.owner),
   };
-  await migrate(urls.ownerUrl, { logger: options.logger ?? silentLogger });
+  await migrate(urls.ownerUrl, {
+    productDir: options.productMigrations,
+    logger: options.logger ?? silentLogger,
+  });
   return urls;
 }
 

@@ -8,7 +8,9 @@ import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { learnForeignKeys } from '../../src/db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
+import { demoSchema } from '../../src/example/schema.js';
 import { createHttpServer } from '../../src/http-edge.js';
 import { type Logger, silentLogger } from '../../src/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
@@ -127,9 +129,11 @@ export class TestApp {
     });
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
     await syncTenantsTable(opened.registry.current);
+    await learnForeignKeys(pool);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
     let testApp: TestApp | undefined;
     const app = createApp({
+      schema: demoSchema,
       config,
       logger,
       registry: opened.registry,

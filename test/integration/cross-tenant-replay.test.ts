@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoSchema as tenantSchema } from '../../src/example/schema.js';
 import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
-import { tenantSchema } from '../../src/graphql/index.js';
 import { type GraphQLResponse, TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import {

@@ -135,7 +135,10 @@ const createProject = (name: string, host = HOST) =>
 describe('masked errors carry no SQL, schema names, stack traces or foreign values', () => {
   it('unique violations: a mapped one gets its message, an unmapped one a generic one', async () => {
     const dup = 'mutation { createMember(input: { name: "Dup", email: "OWN@tenant-one.test" }) { id } }';
-    expectClean(await t.gql(HOST, dup, { token }), 'BAD_USER_INPUT');
+    const duplicate = await t.gql(HOST, dup, { token });
+    expectClean(duplicate, 'BAD_USER_INPUT');
+    // The message the demo registered for its unique index (registerUniqueMessage).
+    expect(duplicate.body.errors?.[0]?.message).toBe('A member with this email already exists.');
     expect((await createProject('dup-1')).body.errors).toBeUndefined();
     expectClean(await createProject('dup-1'), 'BAD_USER_INPUT');
     expectClean(await createProject('raise-unique'), 'BAD_USER_INPUT');
@@ -158,6 +161,22 @@ describe('masked errors carry no SQL, schema names, stack traces or foreign valu
     expectClean(await t.gql(HOST, task, { token, variables: { p: foreignProject } }), 'NOT_FOUND');
     expectClean(await t.gql(HOST, task, { token, variables: { p: project, a: foreignMember } }), 'NOT_FOUND');
     expectClean(await createProject('raise-fk'), 'NOT_FOUND');
+  });
+
+  it('a foreign key that fails names the type of the table it references, read from the catalog', async () => {
+    // Well-formed ids of this tenant for rows that do not exist: they pass the id checks, and
+    // only the composite foreign keys of app.tasks refuse them.
+    const project = (await createProject('fk-names')).body.data!.createProject.id;
+    const task =
+      'mutation($p: ID!, $a: ID) { createTask(input: { projectId: $p, title: "t", assigneeId: $a }) { id } }';
+    const missingProject = encodeGlobalId('Project', 2, '987654321');
+    const missingMember = encodeGlobalId('Member', 2, '987654321');
+    const noProject = await t.gql(HOST, task, { token, variables: { p: missingProject } });
+    expectClean(noProject, 'NOT_FOUND');
+    expect(noProject.body.errors?.[0]?.message).toBe('Project not found.');
+    const noMember = await t.gql(HOST, task, { token, variables: { p: project, a: missingMember } });
+    expectClean(noMember, 'NOT_FOUND');
+    expect(noMember.body.errors?.[0]?.message).toBe('Member not found.');
   });
 
   it('check, not-null and length violations are BAD_USER_INPUT', async () => {

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import migrateCommand from '../../src/cli/migrate.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
@@ -100,6 +100,60 @@ describe('migrate', () => {
       c.query('SELECT count(*)::int AS n FROM public.once'),
     );
     expect(rows[0].n).toBe(1);
+  });
+
+  it("applies a product's migrations after tenantql's, under their own names and the same rules", async () => {
+    const db = await database();
+    // Same file name as one of tenantql's: recorded as product/…, so they cannot collide.
+    const product = await migrations({
+      '001_tenancy.sql': `
+        CREATE TABLE app.notes (
+          tenant_id integer NOT NULL REFERENCES app.tenants (id),
+          id bigint NOT NULL,
+          body text NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        );
+        -- What app.make_tenant_scoped does, by hand: on a clone it would grant to roles named
+        -- after the clone, which do not exist (see test/helpers/db.ts).
+        ALTER TABLE app.notes ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON app.notes
+          USING (tenant_id = (SELECT app.current_tenant_id()))
+          WITH CHECK (tenant_id = (SELECT app.current_tenant_id()));
+        GRANT SELECT, INSERT, UPDATE, DELETE ON app.notes TO ${inject('roles').app.name};
+        SELECT app.use_tenant_row_ids('app.notes');`,
+    });
+    expect(await migrate(db.ownerUrl, { productDir: product })).toEqual({
+      applied: ['product/001_tenancy.sql'],
+    });
+    expect(await migrate(db.ownerUrl, { productDir: product })).toEqual({ applied: [] });
+    const { rows } = await withClient(db.ownerUrl, (c) =>
+      c.query("SELECT name FROM app_meta.migrations WHERE name LIKE 'product/%'"),
+    );
+    expect(rows).toEqual([{ name: 'product/001_tenancy.sql' }]);
+
+    // Its rows are numbered per tenant, like tenantql's own tables.
+    await withClient(db.superuserUrl, (c) =>
+      c.query(
+        "INSERT INTO app.tenants (id, subdomain, name, kind) VALUES (2, 'a', 'A', 'regular'), (3, 'b', 'B', 'regular')",
+      ),
+    );
+    const insert = (tenant: number) =>
+      withClient(db.appUrl, async (c) => {
+        await c.query('BEGIN');
+        await c.query("SELECT set_config('app.tenant_id', $1, true)", [String(tenant)]);
+        const { rows } = await c.query(
+          'INSERT INTO app.notes (tenant_id, body) VALUES ($1, $2) RETURNING id',
+          [tenant, 'n'],
+        );
+        await c.query('COMMIT');
+        return rows[0].id;
+      });
+    expect([await insert(2), await insert(2), await insert(3)]).toEqual(['1', '2', '1']);
+
+    await writeFile(join(product, '001_tenancy.sql'), 'SELECT 1;');
+    await expect(migrate(db.ownerUrl, { productDir: product })).rejects.toThrow(
+      /product\/001_tenancy\.sql was changed/,
+    );
   });
 
   it('fails on a missing directory', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
+import { demoSchema } from '../../src/example/schema.js';
 import { silentLogger } from '../../src/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -75,6 +76,7 @@ describe('/readyz', () => {
   it('fails as soon as shutdown begins, while PostgreSQL is still fine', async () => {
     let shuttingDown = false;
     const app = createApp({
+      schema: demoSchema,
       config: t.config,
       logger: silentLogger,
       registry: t.registry,

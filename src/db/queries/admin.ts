@@ -1,4 +1,12 @@
-import type { Db, Page, ProjectRow } from './rows.js';
+import type { Db, Page } from './rows.js';
+
+/** A project of some tenant, as the system host lists them. */
+export interface TenantProjectRow {
+  tenant_id: number;
+  id: string;
+  name: string;
+  created_at: string;
+}
 
 /**
  * Queries for the system tenant's host. They run on the admin pool, whose role bypasses row
@@ -54,7 +62,7 @@ export function projectPagesByTenant(
   db: Db,
   tenantIds: readonly number[],
   page: Page,
-): Promise<(ProjectRow & { tenant_id: number })[]> {
+): Promise<TenantProjectRow[]> {
   return db.query({
     name: 'admin.projectPages',
     text: `SELECT tenant_id, id, name, created_at FROM (

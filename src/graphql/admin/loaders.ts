@@ -1,8 +1,13 @@
 import DataLoader from 'dataloader';
-import { type CountedTable, countByTenant, projectPagesByTenant } from '../../db/queries/admin.js';
-import type { Db, Page, ProjectRow } from '../../db/queries/rows.js';
+import {
+  type CountedTable,
+  countByTenant,
+  projectPagesByTenant,
+  type TenantProjectRow,
+} from '../../db/queries/admin.js';
+import type { Db, Page } from '../../db/queries/rows.js';
 
-export type TenantProjectRow = ProjectRow & { tenant_id: number };
+export type { TenantProjectRow };
 
 /**
  * Per-request loaders for the admin schema, so `tenants { memberCount projects { … } }` costs

@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { registerTableType } from '../../db/sql-errors.js';
 import { builder } from '../builder.js';
 import { decodeGlobalId, encodeGlobalId } from '../ids.js';
 
@@ -20,8 +21,18 @@ export const Node = builder.interfaceRef<NodeShape>('Node').implement({
 type NodeLoader = (ctx: Context, id: string) => Promise<object | null>;
 const nodeLoaders = new Map<string, NodeLoader>();
 
-export function registerNodeType(typename: string, load: NodeLoader): void {
+export interface NodeTypeOptions {
+  /**
+   * The table (`app.invoices`) holding the type's rows: a foreign key to it that fails (a
+   * missing row, or another tenant's) answers NOT_FOUND "<typename> not found.".
+   */
+  readonly table?: string;
+}
+
+/** Makes `node(id)` load `typename` (which implements Node) with `load`; call it in the type's file. */
+export function registerNodeType(typename: string, load: NodeLoader, options: NodeTypeOptions = {}): void {
   nodeLoaders.set(typename, load);
+  if (options.table) registerTableType(options.table, typename);
 }
 
 async function resolveNode(globalId: string, ctx: Context): Promise<NodeShape | null> {

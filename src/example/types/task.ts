@@ -1,13 +1,21 @@
-import * as tasks from '../../db/queries/tasks.js';
-import { notFound } from '../../errors.js';
-import { AUTHENTICATED, builder } from '../builder.js';
-import { encodeGlobalId } from '../ids.js';
-import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
-import { Node, registerNodeType } from './node.js';
+import {
+  AUTHENTICATED,
+  builder,
+  encodeGlobalId,
+  Node,
+  notFound,
+  optionalText,
+  registerNodeType,
+  requiredText,
+  rowId,
+  rowIdOrNull,
+} from '../../index.js';
+import * as tasks from '../queries/tasks.js';
+import { memberById, projectById, taskById } from './loaders.js';
 import { MemberRef, ProjectRef, TaskRef, TaskStatusEnum } from './refs.js';
 import { publishTaskChange } from './task-events.js';
 
-registerNodeType('Task', (ctx, id) => ctx.loaders.task.load(id));
+registerNodeType('Task', (ctx, id) => taskById(ctx).load(id), { table: 'app.tasks' });
 
 TaskRef.implement({
   interfaces: [Node],
@@ -18,12 +26,12 @@ TaskRef.implement({
     project: t.field({
       type: ProjectRef,
       // The composite foreign key guarantees the project exists in the same tenant.
-      resolve: async (task, _args, ctx) => (await ctx.loaders.project.load(task.project_id))!,
+      resolve: async (task, _args, ctx) => (await projectById(ctx).load(task.project_id))!,
     }),
     assignee: t.field({
       type: MemberRef,
       nullable: true,
-      resolve: (task, _args, ctx) => (task.assignee_id ? ctx.loaders.member.load(task.assignee_id) : null),
+      resolve: (task, _args, ctx) => (task.assignee_id ? memberById(ctx).load(task.assignee_id) : null),
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (task) => task.created_at }),
     updatedAt: t.field({ type: 'DateTime', resolve: (task) => task.updated_at }),
@@ -38,7 +46,7 @@ builder.queryField('task', (t) =>
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const id = rowIdOrNull(args.id, 'Task', ctx.tenant.id);
-      return id ? ctx.loaders.task.load(id) : null;
+      return id ? taskById(ctx).load(id) : null;
     },
   }),
 );

@@ -1,11 +1,21 @@
-import * as members from '../../db/queries/members.js';
-import { AUTHENTICATED, builder } from '../builder.js';
-import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
-import { email, requiredText } from '../inputs.js';
-import { Node, registerNodeType } from './node.js';
+import {
+  AUTHENTICATED,
+  builder,
+  email,
+  encodeGlobalId,
+  Node,
+  pageFrom,
+  registerNodeType,
+  registerUniqueMessage,
+  requiredText,
+  toConnection,
+} from '../../index.js';
+import * as members from '../queries/members.js';
+import { memberById, taskCount, taskPage } from './loaders.js';
 import { MemberConnection, MemberRef, TaskConnection } from './refs.js';
 
-registerNodeType('Member', (ctx, id) => ctx.loaders.member.load(id));
+registerNodeType('Member', (ctx, id) => memberById(ctx).load(id), { table: 'app.members' });
+registerUniqueMessage('members_tenant_id_lower_email_key', 'A member with this email already exists.');
 
 MemberRef.implement({
   interfaces: [Node],
@@ -18,8 +28,10 @@ MemberRef.implement({
       args: { first: t.arg.int(), after: t.arg.string() },
       resolve: async (m, args, ctx) => {
         const page = pageFrom(args);
-        const rows = await ctx.loaders.taskPage('assignee_id', page, null).load(m.id);
-        return toConnection(rows, page, () => ctx.loaders.taskCount('assignee_id', null).load(m.id));
+        const rows = await taskPage(ctx, { parent: 'assignee_id', page, status: null }).load(m.id);
+        return toConnection(rows, page, () =>
+          taskCount(ctx, { parent: 'assignee_id', status: null }).load(m.id),
+        );
       },
     }),
   }),

@@ -1,14 +1,24 @@
-import * as projects from '../../db/queries/projects.js';
-import * as tasks from '../../db/queries/tasks.js';
-import { notFound } from '../../errors.js';
-import { AUTHENTICATED, builder } from '../builder.js';
-import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
-import { optionalText, requiredText, rowId, rowIdOrNull } from '../inputs.js';
-import { Node, registerNodeType } from './node.js';
+import {
+  AUTHENTICATED,
+  builder,
+  encodeGlobalId,
+  Node,
+  notFound,
+  optionalText,
+  pageFrom,
+  registerNodeType,
+  requiredText,
+  rowId,
+  rowIdOrNull,
+  toConnection,
+} from '../../index.js';
+import * as projects from '../queries/projects.js';
+import * as tasks from '../queries/tasks.js';
+import { projectById, taskCount, taskPage } from './loaders.js';
 import { ProjectConnection, ProjectRef, TaskConnection, TaskStatusEnum } from './refs.js';
 import { publishTaskChange } from './task-events.js';
 
-registerNodeType('Project', (ctx, id) => ctx.loaders.project.load(id));
+registerNodeType('Project', (ctx, id) => projectById(ctx).load(id), { table: 'app.projects' });
 
 ProjectRef.implement({
   interfaces: [Node],
@@ -22,8 +32,8 @@ ProjectRef.implement({
       resolve: async (p, args, ctx) => {
         const page = pageFrom(args);
         const status = args.status ?? null;
-        const rows = await ctx.loaders.taskPage('project_id', page, status).load(p.id);
-        return toConnection(rows, page, () => ctx.loaders.taskCount('project_id', status).load(p.id));
+        const rows = await taskPage(ctx, { parent: 'project_id', page, status }).load(p.id);
+        return toConnection(rows, page, () => taskCount(ctx, { parent: 'project_id', status }).load(p.id));
       },
     }),
   }),
@@ -47,7 +57,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => {
       const id = rowIdOrNull(args.id, 'Project', ctx.tenant.id);
-      return id ? ctx.loaders.project.load(id) : null;
+      return id ? projectById(ctx).load(id) : null;
     },
   }),
 }));

@@ -1,9 +1,13 @@
-import type { TopicMessage } from '../../cache/keyspace.js';
-import type { Context } from '../../context.js';
-import type { TaskRow } from '../../db/queries/rows.js';
-import { AUTHENTICATED, builder } from '../builder.js';
-import { encodeGlobalId } from '../ids.js';
-import { rowIdOrNull } from '../inputs.js';
+import {
+  AUTHENTICATED,
+  builder,
+  type Context,
+  encodeGlobalId,
+  rowIdOrNull,
+  type TopicMessage,
+} from '../../index.js';
+import type { TaskRow } from '../rows.js';
+import { taskById } from './loaders.js';
 import { TaskRef } from './refs.js';
 
 type TaskChange = TopicMessage<'tasks'>;
@@ -22,7 +26,7 @@ const TaskChangedEvent = builder.objectRef<TaskChange>('TaskChangedEvent').imple
       nullable: true,
       description: 'The task as it is now; null once deleted.',
       // Read in the event's own short transaction (useSubscriptionTransactions), under RLS.
-      resolve: (event, _args, ctx) => (event.kind === 'DELETED' ? null : ctx.loaders.task.load(event.taskId)),
+      resolve: (event, _args, ctx) => (event.kind === 'DELETED' ? null : taskById(ctx).load(event.taskId)),
     }),
   }),
 });

@@ -1,4 +1,5 @@
-import type { Db, Page, TaskRow, TaskStatus } from './rows.js';
+import type { Db, Page } from '../../index.js';
+import type { TaskRow, TaskStatus } from '../rows.js';
 
 const COLUMNS = 'id, project_id, title, status, assignee_id, created_at, updated_at';
 

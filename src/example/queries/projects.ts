@@ -1,4 +1,5 @@
-import type { Db, Page, ProjectRow } from './rows.js';
+import type { Db, Page } from '../../index.js';
+import type { ProjectRow } from '../rows.js';
 
 const COLUMNS = 'id, name, created_at';
 

@@ -1,6 +1,5 @@
-import type { MemberRow, ProjectRow, TaskRow } from '../../db/queries/rows.js';
-import { builder } from '../builder.js';
-import { connectionOf } from './connection.js';
+import { builder, connectionOf } from '../../index.js';
+import type { MemberRow, ProjectRow, TaskRow } from '../rows.js';
 
 // Declared apart from their fields so that types can point at each other without import cycles.
 export const ProjectRef = builder.objectRef<ProjectRow>('Project');

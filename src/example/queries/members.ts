@@ -1,4 +1,5 @@
-import type { Db, MemberRow, Page } from './rows.js';
+import type { Db, Page } from '../../index.js';
+import type { MemberRow } from '../rows.js';
 
 const COLUMNS = 'id, name, email, created_at';
 

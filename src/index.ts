@@ -1,0 +1,44 @@
+/**
+ * tenantql as a library: what a team imports to build its own product on it (the demo in
+ * src/example/ is built on exactly this). The README's "Build your own product" walks through it.
+ *
+ * - `builder`: the Pothos schema builder, with the tenant context, auth scopes, the DateTime
+ *   scalar, the Node interface and node(id), viewer, tenant, API keys and the audit log already
+ *   on it. A product adds its types and calls `builder.toSchema()`.
+ * - helpers for global ids, pages and connections, input checks and errors;
+ * - `defineLoader`: per-request DataLoaders declared next to the type that uses them;
+ * - `createTenantQL({ schema, migrations })`: every tenantql command, serving that schema.
+ */
+export type { Principal } from './auth/principal.js';
+export type { Topic, TopicMessage } from './cache/keyspace.js';
+export type { Context } from './context.js';
+export type { Db, Page } from './db/queries/rows.js';
+export { registerUniqueMessage } from './db/sql-errors.js';
+export { AppError, badUserInput, forbidden, notFound } from './errors.js';
+export {
+  type ConnectionShape,
+  decodeGlobalId,
+  encodeGlobalId,
+  pageFrom,
+  toConnection,
+} from './graphql/ids.js';
+export { AUTHENTICATED, builder } from './graphql/index.js';
+export { email, optionalText, requiredText, rowId, rowIdOrNull } from './graphql/inputs.js';
+export {
+  byKeys,
+  defineLoader,
+  defineLoaderFamily,
+  groupByKeys,
+  RequestLoaders,
+  type WithLoaders,
+} from './graphql/request-loaders.js';
+export { connectionOf } from './graphql/types/connection.js';
+export { Node, type NodeShape, type NodeTypeOptions, registerNodeType } from './graphql/types/node.js';
+export {
+  createTenantQL,
+  type Product,
+  type ProductSource,
+  type TenantQL,
+  type WriteAsTenant,
+} from './product.js';
+export type { Tenant } from './tenancy/tenants-file.js';

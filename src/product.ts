@@ -1,0 +1,53 @@
+import type { GraphQLSchema } from 'graphql';
+import { runCommand } from './cli/run.js';
+import type { Db } from './db/queries/rows.js';
+import type { Tenant } from './tenancy/tenants-file.js';
+
+/**
+ * What a team builds on tenantql: its GraphQL schema (the builder's types plus its own) and
+ * its tenant tables' migrations. tenantql brings the rest: Host tenancy, the request
+ * transaction under row-level security, tokens and API keys, the cache, limits, events,
+ * reload and the commands. The demo (src/example/) is one.
+ */
+export interface Product {
+  /** The schema of tenant hosts: `builder.toSchema()` once the product's types are registered. */
+  readonly schema: GraphQLSchema;
+  /**
+   * A folder of `*.sql` migrations (absolute path), applied after tenantql's own with the same
+   * checksum and lock rules, and recorded as `product/<file>`.
+   */
+  readonly migrations?: string;
+  /**
+   * Sample data for `tenantql start` without DATABASE_URL (the embedded development database),
+   * run once per start. `write` runs `work` in one transaction as the tenant, under RLS.
+   */
+  readonly seed?: (tenants: readonly Tenant[], write: WriteAsTenant) => Promise<void>;
+}
+
+export type WriteAsTenant = (tenantId: number, work: (db: Db) => Promise<void>) => Promise<void>;
+
+/** A product, or how to load it: commands that need no schema (`--help`, `db setup`) never do. */
+export type ProductSource = Product | (() => Promise<Product>);
+
+/** Loads the product once, on first use. */
+export function productLoader(source: ProductSource): () => Promise<Product> {
+  let loaded: Promise<Product> | undefined;
+  return () => {
+    loaded ??= typeof source === 'function' ? source() : Promise.resolve(source);
+    return loaded;
+  };
+}
+
+export interface TenantQL {
+  /**
+   * Runs one `tenantql` command (`start`, `migrate`, `db setup`, `db check`, `schema`, …) for
+   * this product: `process.exitCode = await app.main(process.argv.slice(2))`.
+   */
+  main(argv: string[], env?: NodeJS.ProcessEnv): Promise<number>;
+}
+
+/** The entry point of a product: every tenantql command, serving its schema and tables. */
+export function createTenantQL(product: ProductSource): TenantQL {
+  const load = productLoader(product);
+  return { main: (argv, env = process.env) => runCommand(argv, env, load) };
+}
