@@ -12,7 +12,7 @@ import { type RateLimiter, useRateLimit } from './cache/rate-limit.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
-import type { Pool } from './db/pool.js';
+import { type Pool, pingDatabase, poolUsage } from './db/pool.js';
 import { RequestTransaction } from './db/request-transaction.js';
 import { type AcquireSlot, createPoolScheduler, oneAtATimePerTenant } from './db/scheduler.js';
 import { useSubscriptionTransactions } from './db/subscription-transactions.js';
@@ -28,7 +28,7 @@ import { useInputGuard } from './graphql/input-guard.js';
 import { limitPlugins } from './graphql/limits.js';
 import { useOrderedBatches } from './graphql/ordered-batches.js';
 import { RequestLoaders } from './graphql/request-loaders.js';
-import { pingDatabase, useHealth } from './health.js';
+import { useHealth } from './health.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics, servedPublicly, useMetricsEndpoint } from './metrics.js';
 import { useObservability } from './observability.js';
@@ -76,6 +76,8 @@ export type App = YogaServerInstance<Record<string, unknown>, Context>;
 export const GRAPHQL_ENDPOINT = '/graphql';
 /** How long a subscription event may wait behind the tenant's earlier events. */
 const EVENT_WAIT_TIMEOUT_MS = 10_000;
+/** How long /readyz waits for the database's answer. */
+const READY_TIMEOUT_MS = 2_000;
 
 /** Builds the server; no env, no listen. Tests call `app.fetch(new Request(…))`. */
 export function createApp(deps: AppDeps): App {
@@ -89,7 +91,7 @@ export function createApp(deps: AppDeps): App {
   });
   metrics.observeScheduler('runtime', scheduler);
   const acquireSlot = deps.acquireSlot ?? scheduler.acquire;
-  metrics.observePool('runtime', deps.pool);
+  metrics.observePool('runtime', poolUsage(deps.pool));
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
   // Streams end when their credential does: at exp, on a key's revocation, and here, on a reload.
@@ -125,7 +127,7 @@ export function createApp(deps: AppDeps): App {
       useInputGuard(),
       useMetricsEndpoint(metrics, { token: config.metrics.token, public: servedPublicly(config) }),
       useHealth({
-        checkDatabase: pingDatabase(deps.pool),
+        checkDatabase: pingDatabase(deps.pool, READY_TIMEOUT_MS),
         valkeyState: deps.valkeyState ?? (() => 'disabled'),
         shuttingDown: deps.shuttingDown ?? (() => false),
       }),

@@ -1,5 +1,4 @@
 import type { Plugin } from 'graphql-yoga';
-import type { Pool } from './db/pool.js';
 
 export interface HealthOptions {
   /** Resolves when PostgreSQL answers; rejects otherwise. Bounded here by `timeoutMs`. */
@@ -19,17 +18,6 @@ function json(status: number, body: object): Response {
     status,
     headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
   });
-}
-
-/**
- * `SELECT 1` through the serving pool, so readiness means "a request could get a connection
- * and an answer now". query_timeout makes pg drop a connection that stopped answering (pool.query
- * releases it with the error), so probes against a hung server cannot pile up and drain the pool.
- */
-export function pingDatabase(pool: Pool, timeoutMs = READY_TIMEOUT_MS): () => Promise<void> {
-  // pg reads query_timeout per query, though its types only declare it on the client config.
-  const ping = { text: 'SELECT 1', query_timeout: timeoutMs };
-  return async () => void (await pool.query(ping));
 }
 
 /** /healthz and /readyz answer on any host and name no tenant. */

@@ -5,7 +5,7 @@ import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { checkConnection } from './db/connection-failure.js';
-import { createPool, type Pool } from './db/pool.js';
+import { createPool, type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
@@ -57,7 +57,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
   let shuttingDown = false;
   const shutdown = new AbortController();
   const metrics = createMetrics({ tenantLabels: config.metrics.tenantLabels, processMetrics: true });
-  if (adminPool) metrics.observePool('admin', adminPool);
+  if (adminPool) metrics.observePool('admin', poolUsage(adminPool));
   const app = createApp({
     schema: product.schema,
     config,

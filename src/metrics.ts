@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Pool } from './db/pool.js';
+import type { PoolUsage } from './db/pool.js';
 import type { TenantRegistry } from './tenancy/registry.js';
 import { TenantLabels } from './tenant-labels.js';
 
@@ -44,7 +44,7 @@ export interface Metrics {
   /** Counts one request of the tenant and returns its bounded label. */
   tenantLabel(tenantId: number | undefined): string;
   /** Reports a pool's connections at each scrape. */
-  observePool(name: string, pool: Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>): void;
+  observePool(name: string, usage: () => PoolUsage): void;
   /** Reports the requests waiting for a pool's connection slot at each scrape (db/scheduler.ts). */
   observeScheduler(name: string, scheduler: { waiting(): number }): void;
   /** Counts reloads by outcome and reports the tenant count by kind. */
@@ -96,7 +96,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
-  const pools = new Map<string, Pick<Pool, 'totalCount' | 'idleCount' | 'waitingCount'>>();
+  const pools = new Map<string, () => PoolUsage>();
   const schedulers = new Map<string, { waiting(): number }>();
   new Gauge({
     name: 'tenantql_db_pool_connections',
@@ -104,9 +104,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['pool', 'state'] as const,
     registers,
     collect() {
-      for (const [name, pool] of pools) {
-        this.set({ pool: name, state: 'in_use' }, pool.totalCount - pool.idleCount);
-        this.set({ pool: name, state: 'idle' }, pool.idleCount);
+      for (const [name, usage] of pools) {
+        const { total, idle } = usage();
+        this.set({ pool: name, state: 'in_use' }, total - idle);
+        this.set({ pool: name, state: 'idle' }, idle);
       }
     },
   });
@@ -117,8 +118,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers,
     collect() {
       // Requests wait in the scheduler for a slot, then for pg's own queue (normally empty).
-      for (const [name, pool] of pools) {
-        this.set({ pool: name }, pool.waitingCount + (schedulers.get(name)?.waiting() ?? 0));
+      for (const [name, usage] of pools) {
+        this.set({ pool: name }, usage().waiting + (schedulers.get(name)?.waiting() ?? 0));
       }
     },
   });

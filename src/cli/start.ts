@@ -7,7 +7,7 @@ export default defineCommand({
   description: `Runs the server and logs one line with the listening URL once it accepts requests.
 With no DATABASE_URL it starts an embedded PostgreSQL under .data/, creates TENANTS_FILE from
 tenants.example.json if absent, and loads demo data. SIGTERM or SIGINT drain and stop it;
-SIGHUP reloads the tenants file. Every setting is in the README's "Environment" section.
+SIGHUP reloads the tenants file. Every setting is in the README's "Configuration" section.
 `,
   env: {
     PORT: 'port to listen on (default 4000)',

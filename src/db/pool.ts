@@ -73,3 +73,25 @@ export function createPool(options: PoolOptions): Pool {
 export function quoteLiteral(value: string): string {
   return pg.Client.prototype.escapeLiteral(value);
 }
+
+/**
+ * `SELECT 1` through the serving pool, so readiness means "a request could get a connection
+ * and an answer now". query_timeout makes pg drop a connection that stopped answering (pool.query
+ * releases it with the error), so probes against a hung server cannot pile up and drain the pool.
+ */
+export function pingDatabase(pool: Pool, timeoutMs: number): () => Promise<void> {
+  // pg reads query_timeout per query, though its types only declare it on the client config.
+  const ping = { text: 'SELECT 1', query_timeout: timeoutMs };
+  return async () => void (await pool.query(ping));
+}
+
+/** A pool's connections and waiters, for metrics. */
+export interface PoolUsage {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
+export function poolUsage(pool: Pool): () => PoolUsage {
+  return () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+}

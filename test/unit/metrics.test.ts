@@ -42,7 +42,11 @@ describe('createMetrics', () => {
   it('reports pool connections from the pool counters at each scrape', async () => {
     const metrics = createMetrics({ tenantLabels: 1 });
     const pool = { totalCount: 5, idleCount: 2, waitingCount: 3 };
-    metrics.observePool('runtime', pool);
+    metrics.observePool('runtime', () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+    }));
     let text = await metrics.render();
     expect(text).toMatch(/^tenantql_db_pool_connections\{pool="runtime",state="in_use"\} 3$/m);
     expect(text).toMatch(/^tenantql_db_pool_connections\{pool="runtime",state="idle"\} 2$/m);
