@@ -34,11 +34,6 @@ export {
 } from './graphql/request-loaders.js';
 export { connectionOf } from './graphql/types/connection.js';
 export { Node, type NodeShape, type NodeTypeOptions, registerNodeType } from './graphql/types/node.js';
-export {
-  createTenantQL,
-  type Product,
-  type ProductSource,
-  type TenantQL,
-  type WriteAsTenant,
-} from './product.js';
+export type { Product, ProductSource, WriteAsTenant } from './product.js';
 export type { Tenant } from './tenancy/tenants-file.js';
+export { createTenantQL, type TenantQL } from './tenantql.js';

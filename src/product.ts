@@ -1,5 +1,4 @@
 import type { GraphQLSchema } from 'graphql';
-import { runCommand } from './cli/run.js';
 import type { Db } from './db/queries/rows.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
@@ -7,7 +6,7 @@ import type { Tenant } from './tenancy/tenants-file.js';
  * What a team builds on tenantql: its GraphQL schema (the builder's types plus its own) and
  * its tenant tables' migrations. tenantql brings the rest: Host tenancy, the request
  * transaction under row-level security, tokens and API keys, the cache, limits, events,
- * reload and the commands. The demo (src/example/) is one.
+ * reload and the commands (createTenantQL, in tenantql.ts). The demo (src/example/) is one.
  */
 export interface Product {
   /** The schema of tenant hosts: `builder.toSchema()` once the product's types are registered. */
@@ -36,18 +35,4 @@ export function productLoader(source: ProductSource): () => Promise<Product> {
     loaded ??= typeof source === 'function' ? source() : Promise.resolve(source);
     return loaded;
   };
-}
-
-export interface TenantQL {
-  /**
-   * Runs one `tenantql` command (`start`, `migrate`, `db setup`, `db check`, `schema`, …) for
-   * this product: `process.exitCode = await app.main(process.argv.slice(2))`.
-   */
-  main(argv: string[], env?: NodeJS.ProcessEnv): Promise<number>;
-}
-
-/** The entry point of a product: every tenantql command, serving its schema and tables. */
-export function createTenantQL(product: ProductSource): TenantQL {
-  const load = productLoader(product);
-  return { main: (argv, env = process.env) => runCommand(argv, env, load) };
 }

@@ -1,5 +1,12 @@
 import { LRUCache } from 'lru-cache';
-import type { TokenVerifier, VerifiedToken } from './verify.js';
+
+/** What the cache needs of a verifier (verify.ts's TokenVerifier is one); no import, no cycle. */
+interface Verifier<T extends Verified> {
+  verify(token: string): Promise<T>;
+}
+interface Verified {
+  readonly claims: { readonly exp?: number };
+}
 
 /** Bounds the memory: a verified token costs a few hundred bytes. */
 const MAX_ENTRIES = 10_000;
@@ -17,8 +24,8 @@ const MAX_AGE_MS = 60_000;
  * tenant's host is refused as before. An entry ends at the token's `exp` (without the clock
  * tolerance) or after MAX_AGE_MS, whichever is first; failures are never cached.
  */
-export function withVerifiedTokenCache(verifier: TokenVerifier): TokenVerifier {
-  const verified = new LRUCache<string, VerifiedToken>({ max: MAX_ENTRIES, ttl: MAX_AGE_MS });
+export function withVerifiedTokenCache<T extends Verified>(verifier: Verifier<T>): Verifier<T> {
+  const verified = new LRUCache<string, T>({ max: MAX_ENTRIES, ttl: MAX_AGE_MS });
   return {
     async verify(token) {
       const hit = verified.get(token);
@@ -28,7 +35,7 @@ export function withVerifiedTokenCache(verifier: TokenVerifier): TokenVerifier {
       const ttl = typeof exp === 'number' ? Math.min(MAX_AGE_MS, Math.floor(exp * 1000 - Date.now())) : 0;
       // Frozen: every request that reuses the verdict gets the very same claims.
       if (ttl >= 1)
-        verified.set(token, Object.freeze({ ...result, claims: Object.freeze(result.claims) }), { ttl });
+        verified.set(token, Object.freeze({ ...result, claims: Object.freeze(result.claims) }) as T, { ttl });
       return result;
     },
   };

@@ -1,4 +1,4 @@
-import { createTenantQL } from '../product.js';
+import { createTenantQL } from '../tenantql.js';
 
 /**
  * `tenantql` itself (bin/tenantql.js, `npm start`) serves the demo product of src/example/;
