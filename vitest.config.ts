@@ -34,7 +34,8 @@ const projects: TestProjectInlineConfiguration[] = [
     test: {
       name: 'direct',
       include: ['test/**/*.test.ts'],
-      exclude: [...configDefaults.exclude, PGBOUNCER_ONLY],
+      // test/package/ packs and installs the package: `npm run test:package` runs it on its own.
+      exclude: [...configDefaults.exclude, PGBOUNCER_ONLY, 'test/package/**'],
       ...timeouts,
     },
   },
