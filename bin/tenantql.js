@@ -1,23 +1,18 @@
 #!/usr/bin/env node
-// An installed package has only dist/ (its files list ships no src/), and production runs
-// what was built; a development checkout runs its TypeScript sources through tsx, so
-// `npm start` needs no build step (tsx is a dev dependency: an installed package lacks it).
+// An installed package has only dist/ (its files list ships no src/): it runs what was built,
+// and needs neither tsx nor TypeScript. A development checkout runs its TypeScript sources
+// through tsx (a dev dependency), whatever NODE_ENV says: `npm start` needs no build step, and
+// a dist/ left over from an earlier `npm pack` can never run instead of the code in front of you.
 import { existsSync } from 'node:fs';
 
 const checkout = existsSync(new URL('../src/', import.meta.url));
-const production = process.env.NODE_ENV === 'production';
-const built = new URL('../dist/cli/index.js', import.meta.url);
 
 let main;
-if (!checkout || production) {
-  if (!existsSync(built)) {
-    process.stderr.write('tenantql: run `npm run build` first (NODE_ENV=production runs dist/)\n');
-    process.exit(1);
-  }
-  ({ main } = await import(built.href));
-} else {
+if (checkout) {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli/index.ts'));
+} else {
+  ({ main } = await import('../dist/cli/index.js'));
 }
 process.exitCode = await main(process.argv.slice(2));

@@ -1,5 +1,6 @@
 import { access, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { relative } from 'node:path';
 import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
@@ -341,6 +342,8 @@ async function printWelcome(config: Config, registry: TenantRegistry, port: numb
       `  Bearer ${token}`,
     );
   }
-  lines.push('', 'More tokens: npm run tenantql -- token --tenant <subdomain> --sub <user>', '');
+  // The command that started us (bin/tenantql.js, or a product's own entry) mints the tokens too.
+  const entry = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'bin/tenantql.js';
+  lines.push('', `More tokens: node ${entry} token --tenant <subdomain> --sub <user>`, '');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

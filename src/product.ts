@@ -1,4 +1,4 @@
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLSchema, validateSchema } from 'graphql';
 import type { Db } from './db/queries/rows.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
@@ -28,11 +28,35 @@ export type WriteAsTenant = (tenantId: number, work: (db: Db) => Promise<void>) 
 /** A product, or how to load it: commands that need no schema (`--help`, `db setup`) never do. */
 export type ProductSource = Product | (() => Promise<Product>);
 
-/** Loads the product once, on first use. */
+/** Loads the product once, on first use, and checks its schema. */
 export function productLoader(source: ProductSource): () => Promise<Product> {
   let loaded: Promise<Product> | undefined;
   return () => {
-    loaded ??= typeof source === 'function' ? source() : Promise.resolve(source);
+    loaded ??= (typeof source === 'function' ? source() : Promise.resolve(source)).then(servable);
     return loaded;
   };
+}
+
+/**
+ * The product with a schema every request can use. The builder declares Mutation and
+ * Subscription for products to extend; a product that adds no field to one gets it removed
+ * rather than a schema that graphql refuses at the first request. Any other flaw fails here,
+ * at start, with graphql's own words.
+ */
+function servable(product: Product): Product {
+  const config = product.schema.toConfig();
+  const empty = [config.mutation, config.subscription].filter(
+    (root) => root && Object.keys(root.getFields()).length === 0,
+  );
+  const schema = empty.length
+    ? new GraphQLSchema({
+        ...config,
+        mutation: empty.includes(config.mutation) ? undefined : config.mutation,
+        subscription: empty.includes(config.subscription) ? undefined : config.subscription,
+        types: config.types.filter((type) => !empty.includes(type as never)),
+      })
+    : product.schema;
+  const problems = validateSchema(schema);
+  if (problems.length) throw new Error(`invalid schema: ${problems.map((p) => p.message).join('; ')}`);
+  return schema === product.schema ? product : { ...product, schema };
 }
