@@ -23,9 +23,11 @@ export function runCli(
     timeoutMs?: number;
     uid?: number;
     gid?: number;
+    /** The entry run with plain node. @default bin/tenantql.js; a product's own entry (test/package). */
+    script?: string;
   } = {},
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [options.script ?? BIN, ...args], {
     cwd: options.cwd ?? ROOT,
     uid: options.uid,
     gid: options.gid,
@@ -76,10 +78,10 @@ export class ServerProcess {
    */
   static async start(
     env: Record<string, string>,
-    options: { cwd?: string; timeoutMs?: number } = {},
+    options: { cwd?: string; timeoutMs?: number; script?: string } = {},
   ): Promise<ServerProcess> {
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const child = spawn(process.execPath, [BIN, 'start'], {
+    const child = spawn(process.execPath, [options.script ?? BIN, 'start'], {
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { connectionUrl, roleNames } from '../../src/db/setup.js';
 import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import { withClient } from '../helpers/db.js';
-import { httpRequest } from '../helpers/server-process.js';
+import { httpRequest, type ServerProcess } from '../helpers/server-process.js';
 import { install, pack } from './npm.js';
-import { ProductServer, runNode, runProduct } from './product-process.js';
+import { runNode, runProduct, startProduct } from './product-process.js';
 
 /**
  * tenantql as a team uses it: `npm pack` of this repository, installed into a product folder
@@ -41,7 +41,7 @@ let work: string;
 let product: string;
 let database: string;
 let urls: { DATABASE_URL: string; DATABASE_ADMIN_URL: string; DATABASE_OWNER_URL: string };
-let server: ProductServer | undefined;
+let server: ServerProcess | undefined;
 let env: Record<string, string>;
 
 beforeAll(async () => {
@@ -192,7 +192,7 @@ describe('the product', () => {
   });
 
   it("starts and serves its schema, without the demo's types", async () => {
-    server = await ProductServer.start(product, env);
+    server = await startProduct(product, env);
     const token = await tokenFor(A.subdomain);
     const { data, errors } = await gql(A.host, '{ __schema { types { name fields { name } } } }', token);
     expect(errors).toBeUndefined();
