@@ -2,6 +2,7 @@ import {
   type ClientContext,
   Cluster,
   type ClusterOptions,
+  Command,
   Redis,
   type RedisOptions,
   type Result,
@@ -334,3 +335,24 @@ export async function runOnEveryNode(
 }
 
 export { describeTarget };
+
+/**
+ * A PING that calls `onReply` while its reply is parsed, not a microtask later: the PONG and
+ * the next message often arrive in one read, and ioredis emits that message synchronously,
+ * before any `.then` of the PING could run. (A failed PING calls it too: joining late is
+ * better than never.)
+ */
+export function pingThen(onReply: () => void): Command {
+  const ping = new Command('ping', []);
+  const { resolve, reject } = ping;
+  ping.resolve = (reply) => {
+    onReply();
+    resolve(reply);
+  };
+  ping.reject = (error) => {
+    onReply();
+    reject(error);
+  };
+  ping.promise.catch(() => {}); // a lost connection is reported by the command connection
+  return ping;
+}

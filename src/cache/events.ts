@@ -1,7 +1,6 @@
 import { Repeater, SlidingBuffer } from 'graphql-yoga';
-import { Command } from 'ioredis';
 import type { Logger } from '../logger.js';
-import type { ValkeyClient } from './client.js';
+import { pingThen, type ValkeyClient } from './client.js';
 import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
 
 /** Events a slow subscriber may lag behind before the oldest are dropped (bounded memory). */
@@ -110,25 +109,4 @@ export class EventBus {
       if (subscriber.joined) subscriber.listener(raw);
     }
   }
-}
-
-/**
- * A PING that calls `onReply` while its reply is parsed, not a microtask later: the PONG and
- * the next message often arrive in one read, and ioredis emits that message synchronously,
- * before any `.then` of the PING could run. (A failed PING calls it too: joining late is
- * better than never.)
- */
-function pingThen(onReply: () => void): Command {
-  const ping = new Command('ping', []);
-  const { resolve, reject } = ping;
-  ping.resolve = (reply) => {
-    onReply();
-    resolve(reply);
-  };
-  ping.reject = (error) => {
-    onReply();
-    reject(error);
-  };
-  ping.promise.catch(() => {}); // a lost connection is reported by the command connection
-  return ping;
 }
