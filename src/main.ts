@@ -10,12 +10,12 @@ import { createPool, type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
-import { createHttpServer } from './http-edge.js';
-import { listen } from './listen.js';
-import { createLogger, type Logger } from './logger.js';
-import { createMetrics, metricsListener } from './metrics.js';
+import { drainServer } from './http/drain.js';
+import { createHttpServer } from './http/edge.js';
+import { listen } from './http/listen.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createMetrics, metricsListener } from './observability/metrics.js';
 import type { Product, WriteAsTenant } from './product.js';
-import { drainServer } from './shutdown.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
 

@@ -2,7 +2,7 @@ import type { Pool } from '../db/pool.js';
 import { findLiveApiKey } from '../db/queries/api-keys.js';
 import { type AcquireSlot, RequestTransaction } from '../db/request-transaction.js';
 import { unauthenticated } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { parseApiKey, secretMatches } from './api-key.js';
 import type { Principal } from './principal.js';

@@ -1,12 +1,31 @@
 import type { EventBus } from '../cache/events.js';
+import type { Context } from '../context.js';
 import { isApiKeyLive } from '../db/queries/api-keys.js';
 import type { Db } from '../db/queries/rows.js';
-import type { StreamGuard, StreamWatch } from '../db/subscription-transactions.js';
 import { type AppError, forbidden, tenantDisabled, tenantNotFound, unauthenticated } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { type Principal, serviceMayAct } from './principal.js';
+
+/** Keeps each stream's credential under watch (StreamCredentials, below). */
+export interface StreamGuard {
+  /**
+   * Binds a new stream to the tenant and principal of `base`. The guard calls `end` (at most
+   * once, never synchronously) as soon as that credential stops being valid; the stream then
+   * sends the error as its last event and completes.
+   */
+  watch(base: Context, end: (error: AppError) => void): StreamWatch;
+}
+
+export interface StreamWatch {
+  /** Still valid by the clock and the tenant set? If not, the guard has just called `end`. */
+  isValid(): boolean;
+  /** The same, and for an API key that it is still live, asked in the event's own transaction. */
+  isValidIn(db: Db): Promise<boolean>;
+  /** The stream ended; stop watching it. Idempotent. */
+  release(): void;
+}
 
 /** What a subscription stream was opened with: the tenant it is on and the principal that opened it. */
 export interface StreamCredential {

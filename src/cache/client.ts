@@ -8,7 +8,7 @@ import {
   type Result,
 } from 'ioredis';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 
 /**
  * The only importer of ioredis. Valkey is an accelerator, never a dependency of a request:

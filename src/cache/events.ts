@@ -1,5 +1,5 @@
-import { Repeater, SlidingBuffer } from 'graphql-yoga';
-import type { Logger } from '../logger.js';
+import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
+import type { Logger } from '../observability/logger.js';
 import { pingThen, type ValkeyClient } from './client.js';
 import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
 

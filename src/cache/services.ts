@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import { describeTarget, ValkeyClient, type ValkeyState } from './client.js';
 import { EventBus } from './events.js';
 import { MemoryRateLimiter, type RateLimiter, ValkeyRateLimiter } from './rate-limit.js';

@@ -4,7 +4,7 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type Logger, silentLogger } from '../logger.js';
+import { type Logger, silentLogger } from '../observability/logger.js';
 import { StartupFailure } from '../startup-failure.js';
 
 export interface EmbeddedPostgresOptions {

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { type Logger, silentLogger } from '../logger.js';
+import { type Logger, silentLogger } from '../observability/logger.js';
 
 export interface MigrateOptions {
   /**

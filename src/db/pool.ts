@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
+import type { PoolUsage } from '../observability/metrics.js';
 
 /** The only importer of pg's Pool for serving requests. */
 export type Pool = pg.Pool;
@@ -83,13 +84,6 @@ export function pingDatabase(pool: Pool, timeoutMs: number): () => Promise<void>
   // pg reads query_timeout per query, though its types only declare it on the client config.
   const ping = { text: 'SELECT 1', query_timeout: timeoutMs };
   return async () => void (await pool.query(ping));
-}
-
-/** A pool's connections and waiters, for metrics. */
-export interface PoolUsage {
-  readonly total: number;
-  readonly idle: number;
-  readonly waiting: number;
 }
 
 export function poolUsage(pool: Pool): () => PoolUsage {

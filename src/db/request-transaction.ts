@@ -1,5 +1,5 @@
 import { AppError, overloaded } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import { type Pool, type PoolClient, type QueryResultRow, quoteLiteral } from './pool.js';
 import type { AcquireSlot } from './scheduler.js';
 import { mapSqlError } from './sql-errors.js';

@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { type Logger, silentLogger } from '../logger.js';
+import { type Logger, silentLogger } from '../observability/logger.js';
 import { migrate } from './migrate.js';
 
 export interface RoleNames {

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import type { Logger } from '../observability/logger.js';
 import { diffTenantSets, TenantSet } from './tenant-set.js';
 import { type ParseResult, readTenantsFile } from './tenants-file.js';
 

@@ -11,8 +11,8 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { learnForeignKeys } from '../../src/db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
 import { demoSchema } from '../../src/example/schema.js';
-import { createHttpServer } from '../../src/http-edge.js';
-import { type Logger, silentLogger } from '../../src/logger.js';
+import { createHttpServer } from '../../src/http/edge.js';
+import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 

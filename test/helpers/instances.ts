@@ -6,7 +6,7 @@ import { startValkeyServices, type ValkeyServices } from '../../src/cache/servic
 import type { Config } from '../../src/config.js';
 import { createPool } from '../../src/db/pool.js';
 import { demoSchema } from '../../src/example/schema.js';
-import { type Logger, silentLogger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import type { GraphQLResponse, TestApp } from './app.js';
 
 /**

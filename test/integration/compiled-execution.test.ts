@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 
-// Queries and mutations run through graphql-jit (src/graphql/compiled-execution.ts), and the
+// Queries and mutations run through graphql-jit (src/pipeline/plugins/use-compiled-execution.ts), and the
 // serving pool leaves timestamptz as text (src/db/pool.ts). The client must not see either:
 // same timestamps, same error locations and statuses as graphql-js, and each host its own schema.
 let t: TestApp;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { type RawExchange, rawExchange } from '../helpers/raw-http.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_NESTING } from '../../src/graphql/input-guard.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { MAX_NESTING } from '../../src/pipeline/plugins/use-input-guard.js';
 import { TestApp } from '../helpers/app.js';
 import { everyTenantRowSnapshot } from '../helpers/snapshot.js';
 import { sharedValkeyUrl } from '../helpers/valkey.js';

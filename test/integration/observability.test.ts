@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
 
 /** Every JSON line the app logged, as text (for grepping) and parsed (for fields). */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { classify, createProject, marker, READ, seedMarkers, summary } from '../helpers/fault-load.js';

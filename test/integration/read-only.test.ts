@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestTransaction } from '../../src/db/request-transaction.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { subscribe } from '../helpers/instances.js';

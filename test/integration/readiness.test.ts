@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
 import { demoSchema } from '../../src/example/schema.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BODY_BYTES } from '../../src/request-body-limit.js';
+import { MAX_REQUEST_BODY_BYTES } from '../../src/pipeline/plugins/use-request-body-limit.js';
 import { TestApp } from '../helpers/app.js';
 import { httpPost } from '../helpers/raw-http.js';
 

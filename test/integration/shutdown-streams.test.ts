@@ -2,8 +2,9 @@ import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
-import { drainServer, useEndStreamsOnShutdown } from '../../src/shutdown.js';
+import { drainServer } from '../../src/http/drain.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { useEndStreamsOnShutdown } from '../../src/pipeline/plugins/use-end-streams-on-shutdown.js';
 
 /**
  * The shutdown path with a real HTTP server and a real SSE subscription (the tenant schema's

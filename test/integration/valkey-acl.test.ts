@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { subscribe, waitForSubscribers } from '../helpers/instances.js';
 import { OwnServer } from '../helpers/valkey.js';

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
 import { keys } from '../../src/cache/keyspace.js';
-import { createLogger, silentLogger } from '../../src/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { TestApp } from '../helpers/app.js';
 import { type Peer, startPeer } from '../helpers/instances.js';
 import { sharedValkeyUrl } from '../helpers/valkey.js';

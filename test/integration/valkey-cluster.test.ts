@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
 import { channels } from '../../src/cache/keyspace.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { subscribe } from '../helpers/instances.js';
 import { dumpKeys, OwnCluster } from '../helpers/valkey.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
 import { freePort } from '../../src/db/embedded.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { subscribe } from '../helpers/instances.js';
 

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
 import { KEY_PATTERN, keys } from '../../src/cache/keyspace.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { subscribe, waitForSubscribers } from '../helpers/instances.js';
 import { keyspaceViolations } from '../helpers/keyspace-audit.js';

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CACHE_HEADER } from '../../src/cache/cache-plugin.js';
+import { CACHE_HEADER } from '../../src/pipeline/plugins/use-response-cache.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { subscribe, waitForSubscribers } from '../helpers/instances.js';
 import { OwnServer } from '../helpers/valkey.js';

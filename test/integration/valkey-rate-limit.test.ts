@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSegment, keys } from '../../src/cache/keyspace.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { type Peer, startPeer } from '../helpers/instances.js';
 import { sharedValkeyUrl } from '../helpers/valkey.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nestedDeeperThan } from '../../src/graphql/input-guard.js';
+import { nestedDeeperThan } from '../../src/pipeline/plugins/use-input-guard.js';
 
 describe('nestedDeeperThan', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 function request(metrics: ReturnType<typeof createMetrics>, tenantId: number, times = 1) {
   for (let i = 0; i < times; i++) {

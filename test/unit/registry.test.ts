@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { type RegistryOptions, TenantRegistry } from '../../src/tenancy/registry.js';
 import type { TenantSet } from '../../src/tenancy/tenant-set.js';
 import { type ParseResult, readTenantsFile } from '../../src/tenancy/tenants-file.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OTHER_TENANTS, TenantLabels } from '../../src/tenant-labels.js';
+import { OTHER_TENANTS, TenantLabels } from '../../src/observability/tenant-labels.js';
 
 const traffic = (labels: TenantLabels, tenantId: number, requests: number) => {
   let label = '';

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { asBadUserInput } from '../errors.js';
+import { asBadUserInput } from '../../errors.js';
 
 /**
  * Parse and validation errors are the client's own input: SPEC §7 reports them as

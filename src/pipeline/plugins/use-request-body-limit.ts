@@ -1,5 +1,5 @@
 import type { FetchAPI, Plugin } from 'graphql-yoga';
-import { AppError, errorResponse } from './errors.js';
+import { AppError, errorResponse } from '../../errors.js';
 
 /** No GraphQL request of ours comes near this: a document is at most 5,000 tokens. */
 export const MAX_REQUEST_BODY_BYTES = 1024 * 1024;

@@ -1,8 +1,8 @@
 import { type DocumentNode, getOperationAST } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import { stateOf } from './request-state.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Metrics } from '../../observability/metrics.js';
+import { stateOf } from '../state.js';
 
 export interface ObservabilityOptions {
   logger: Logger;

@@ -4,29 +4,117 @@ import {
   type ExecutionResult,
   execute,
   GraphQLError,
+  getOperationAST,
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Principal } from '../auth/principal.js';
+import type { StreamGuard, StreamWatch } from '../auth/stream-credentials.js';
+import type { EventBus } from '../cache/events.js';
 import type { Context } from '../context.js';
-import { AppError } from '../errors.js';
-import type { Db } from './queries/rows.js';
+import type { Pool } from '../db/pool.js';
+import { RequestTransaction } from '../db/request-transaction.js';
+import type { AcquireSlot } from '../db/scheduler.js';
+import { AppError, internalError } from '../errors.js';
+import { RequestLoaders } from '../graphql/request-loaders.js';
+import type { Logger } from '../observability/logger.js';
+import type { Tenant } from '../tenancy/tenants-file.js';
+import { stateOf } from './state.js';
 
-/** Keeps each stream's credential under watch (auth/stream-credentials.ts). */
-export interface StreamGuard {
-  /**
-   * Binds a new stream to the tenant and principal of `base`. The guard calls `end` (at most
-   * once, never synchronously) as soon as that credential stops being valid; the stream then
-   * sends the error as its last event and completes.
-   */
-  watch(base: Context, end: (error: AppError) => void): StreamWatch;
+/**
+ * A request's transaction, its whole life in one place: made with the request's context
+ * (lazy: begun by the first statement, on the runtime pool, or the admin pool for the system
+ * host), made writable at execute only for a mutation, committed or rolled back when the
+ * operation is done, and for subscriptions replaced by one short transaction per event. The
+ * transaction itself (BEGIN with the tenant settings, one statement at a time, COMMIT) is
+ * db/request-transaction.ts.
+ */
+
+export interface ContextDeps {
+  /** The runtime role's pool (row security applies). */
+  readonly pool: Pool;
+  /** The admin role's pool, for the system host only. */
+  readonly adminPool?: Pool;
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly onQuery?: () => void;
 }
 
-export interface StreamWatch {
-  /** Still valid by the clock and the tenant set? If not, the guard has just called `end`. */
-  isValid(): boolean;
-  /** The same, and for an API key that it is still live, asked in the event's own transaction. */
-  isValidIn(db: Db): Promise<boolean>;
-  /** The stream ended; stop watching it. Idempotent. */
-  release(): void;
+/** A context with a fresh lazy transaction and loaders: one per request, and one per subscription event. */
+export function newContext(
+  deps: ContextDeps,
+  acquireSlot: AcquireSlot,
+  tenant: Tenant,
+  principal: Principal,
+  requestId: string,
+): Context {
+  // The system host reads every tenant, so it runs on the admin role; the tenancy plugin
+  // answered 503 already if there is no admin pool.
+  const system = tenant.kind === 'system';
+  const transaction = new RequestTransaction(
+    system ? deps.adminPool! : deps.pool,
+    {
+      tenantId: tenant.id,
+      userId: principal.kind === 'ANONYMOUS' ? undefined : principal.subject,
+      actorTenantId: principal.kind === 'SERVICE' ? principal.actorTenantId : undefined,
+      statementTimeoutMs: tenant.statementTimeoutMs,
+    },
+    deps.logger,
+    acquireSlot,
+    deps.onQuery,
+  );
+  const events = deps.events;
+  return { requestId, tenant, principal, db: transaction, loaders: new RequestLoaders(transaction), events };
+}
+
+/**
+ * The context of a GraphQL request, from what the pre-GraphQL plugins decided. Its transaction
+ * is remembered in the request's state, so useRequestTransaction's safety net can end it.
+ */
+export function requestContext(
+  request: Request,
+  make: (tenant: Tenant, principal: Principal, requestId: string) => Context,
+): Context {
+  const state = stateOf(request);
+  const { tenant, principal } = state;
+  if (!tenant || !principal) throw new Error('GraphQL reached without a resolved tenant and principal');
+  const context = make(tenant, principal, state.requestId);
+  state.transaction = context.db;
+  return context;
+}
+
+/**
+ * Ends each request's transaction: COMMIT when the operation produced no error, otherwise
+ * ROLLBACK, so a mutation request is all or nothing. A failed COMMIT replaces the result with
+ * an error. onResponse is the safety net for paths that never reach onExecuteDone.
+ *
+ * Only a mutation's transaction may write: every other one runs READ ONLY (SPEC §5).
+ */
+export function useRequestTransaction(logger: Logger): Plugin<Context> {
+  return {
+    onExecute({ args }) {
+      if (getOperationAST(args.document, args.operationName)?.operation === 'mutation') {
+        args.contextValue.db.allowWrites();
+      }
+      return {
+        async onExecuteDone({ args, result, setResult }) {
+          const tx = args.contextValue.db;
+          if (isAsyncIterable(result)) {
+            await tx.finish(false); // incremental delivery is not enabled; nothing to keep
+            return;
+          }
+          try {
+            await tx.finish(!result.errors?.length);
+          } catch (error) {
+            logger.error({ err: (error as Error).message }, 'commit failed');
+            setResult({ data: null, errors: [error instanceof AppError ? error : internalError()] });
+          }
+        },
+      };
+    },
+    async onResponse({ request }) {
+      await stateOf(request).transaction?.finish(false);
+    },
+  };
 }
 
 export interface SubscriptionTransactionsOptions {

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import { stateOf } from '../request-state.js';
+import { stateOf } from '../state.js';
 
 /** Every mutation operation is spelled with this keyword; a false positive only costs order. */
 const MAY_MUTATE = /\bmutation\b/;
@@ -25,7 +25,7 @@ export function useOrderedBatches(): Plugin {
         onRequestParseDone({ requestParserResult }) {
           if (!Array.isArray(requestParserResult) || requestParserResult.length < 2) return;
           if (!requestParserResult.some((params) => MAY_MUTATE.test(String(params.query ?? '')))) return;
-          // Also read by the response cache (cache-plugin.ts): no early lookups for this batch.
+          // Also read by the response cache (use-response-cache.ts): no early lookups for this batch.
           stateOf(request).orderedBatch = true;
         },
       };

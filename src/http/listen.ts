@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { StartupFailure } from './startup-failure.js';
+import { StartupFailure } from '../startup-failure.js';
 
 /**
  * `server.listen(port, host)`, rejecting with a StartupFailure that names the address and the

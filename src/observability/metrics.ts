@@ -1,9 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Plugin } from 'graphql-yoga';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { PoolUsage } from './db/pool.js';
-import type { TenantRegistry } from './tenancy/registry.js';
 import { TenantLabels } from './tenant-labels.js';
 
 export const METRICS_PATH = '/metrics';
@@ -30,6 +27,19 @@ export interface MetricsOptions {
  * so two apps in one process, as in tests, do not share counters). The cache and rate-limit
  * code increments `cacheLookups` and `rateLimited`; everything else is fed here.
  */
+/** What metrics read of the tenant registry (tenancy/registry.ts), without depending on it. */
+export interface ObservedRegistry {
+  readonly current: { all(): readonly { readonly kind: string }[] };
+  onReload(listener: (status: { readonly ok: boolean }) => void): void;
+}
+
+/** A pool's connections and waiters (db/pool.ts `poolUsage`). */
+export interface PoolUsage {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+}
+
 export interface Metrics {
   readonly registry: Registry;
   readonly requests: Counter<keyof RequestLabels>;
@@ -48,7 +58,8 @@ export interface Metrics {
   /** Reports the requests waiting for a pool's connection slot at each scrape (db/scheduler.ts). */
   observeScheduler(name: string, scheduler: { waiting(): number }): void;
   /** Counts reloads by outcome and reports the tenant count by kind. */
-  observeRegistry(registry: TenantRegistry): void;
+  /** The tenants served (counted by kind at each scrape) and the outcome of every reload. */
+  observeRegistry(registry: ObservedRegistry): void;
   /** The exposition text; re-ranks the labelled tenants first when that is due. */
   render(): Promise<string>;
 }
@@ -123,7 +134,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       }
     },
   });
-  let tenantRegistry: TenantRegistry | undefined;
+  let tenantRegistry: ObservedRegistry | undefined;
   new Gauge({
     name: 'tenantql_tenants',
     help: 'Tenants served, by kind.',
@@ -195,7 +206,11 @@ export function servedPublicly(config: { production: boolean; metrics: { token?:
 }
 
 /** The /metrics answer for a request bearing `authorization`. */
-async function metricsAnswer(metrics: Metrics, token: string | undefined, authorization: string | null) {
+export async function metricsAnswer(
+  metrics: Metrics,
+  token: string | undefined,
+  authorization: string | null,
+) {
   if (token !== undefined) {
     const expected = Buffer.from(`Bearer ${token}`);
     const given = Buffer.from(authorization ?? '');
@@ -204,23 +219,6 @@ async function metricsAnswer(metrics: Metrics, token: string | undefined, author
     }
   }
   return { status: 200, type: metrics.registry.contentType, body: await metrics.render() };
-}
-
-/**
- * `/metrics` on the public listener, on any host, when `access.public`; otherwise the path is
- * not there (404, like any unknown path). With a token, only `Authorization: Bearer <token>`.
- */
-export function useMetricsEndpoint(metrics: Metrics, access: MetricsAccess): Plugin {
-  return {
-    async onRequest({ url, request, endResponse }) {
-      if (url.pathname !== METRICS_PATH) return;
-      if (!access.public) return endResponse(new Response('Not Found\n', { status: 404 }));
-      const answer = await metricsAnswer(metrics, access.token, request.headers.get('authorization'));
-      endResponse(
-        new Response(answer.body, { status: answer.status, headers: { 'content-type': answer.type } }),
-      );
-    },
-  };
 }
 
 /**

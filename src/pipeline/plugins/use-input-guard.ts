@@ -1,6 +1,6 @@
 import { GraphQLError, type ValidationRule } from 'graphql';
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
-import { AppError } from '../errors.js';
+import { AppError } from '../../errors.js';
 
 /**
  * How deep lists and objects may nest, in the variables (and extensions) and in the document

@@ -10,7 +10,7 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
  * document, and yoga's parse cache hands the same document to every schema, so a shared cache
  * would run a document compiled for the tenant schema on the admin host (or back).
  *
- * Subscriptions stay on graphql-js: only onExecute is taken, and subscription-transactions.ts
+ * Subscriptions stay on graphql-js: only onExecute is taken, and pipeline/transactions.ts
  * runs each event with graphql's `execute` in a transaction of its own.
  */
 export function useCompiledExecution(schemas: readonly GraphQLSchema[]): Plugin[] {

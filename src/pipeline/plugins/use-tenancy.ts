@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import { adminDisabled, badHost, errorResponse, tenantDisabled, tenantNotFound } from '../errors.js';
-import { stateOf } from '../request-state.js';
-import { normalizeHost } from './host.js';
-import type { TenantRegistry } from './registry.js';
-import { requestHost } from './request-host.js';
+import { adminDisabled, badHost, errorResponse, tenantDisabled, tenantNotFound } from '../../errors.js';
+import { normalizeHost } from '../../tenancy/host.js';
+import type { TenantRegistry } from '../../tenancy/registry.js';
+import { requestHost } from '../../tenancy/request-host.js';
+import { stateOf } from '../state.js';
 
 export interface TenancyOptions {
   registry: TenantRegistry;

@@ -7,7 +7,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../../context.js';
-import type { Logger } from '../../logger.js';
+import type { Logger } from '../../observability/logger.js';
 
 /**
  * Logs every GraphQL operation on the system tenant's host: who (the token's subject), what

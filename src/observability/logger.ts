@@ -13,7 +13,7 @@ export interface LoggerOptions {
 
 /**
  * Credentials never reach a log line, wherever they appear in a logged object. Request lines
- * log no headers at all (see observability.ts); this is the net for anything logged by hand.
+ * log no headers at all (see pipeline/plugins/use-observability.ts); this is the net for anything logged by hand.
  */
 const redact = {
   paths: [

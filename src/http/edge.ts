@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { sendNodeResponse } from '@whatwg-node/server';
-import type { App } from './app.js';
-import { AppError, badHost, errorResponse } from './errors.js';
-import type { Logger } from './logger.js';
-import { rawHeaderValues } from './tenancy/request-host.js';
+import type { App } from '../app.js';
+import { AppError, badHost, errorResponse } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { rawHeaderValues } from '../tenancy/request-host.js';
 
 /**
  * The one place where Node's HTTP server meets yoga. Everything a socket can send ends here in

@@ -1,8 +1,8 @@
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
-import { signToken } from './auth/verify.js';
-import type { Config } from './config.js';
-import { stateOf } from './request-state.js';
-import type { Tenant } from './tenancy/tenants-file.js';
+import { signToken } from '../../auth/verify.js';
+import type { Config } from '../../config.js';
+import type { Tenant } from '../../tenancy/tenants-file.js';
+import { stateOf } from '../state.js';
 
 export interface TenantGraphiQLOptions {
   config: Pick<Config, 'jwt' | 'serviceJwt'>;

@@ -1,12 +1,12 @@
 import { BREAK, type DocumentNode, type ExecutionResult, getOperationAST, visit } from 'graphql';
 import { type GraphQLParams, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
-import type { Principal } from '../auth/principal.js';
-import type { Context } from '../context.js';
-import { stateOf } from '../request-state.js';
-import type { Tenant } from '../tenancy/tenants-file.js';
-import { hashSegment } from './keyspace.js';
-import type { ResponseCache } from './response-cache.js';
+import type { Principal } from '../../auth/principal.js';
+import { hashSegment } from '../../cache/keyspace.js';
+import type { ResponseCache } from '../../cache/response-cache.js';
+import type { Context } from '../../context.js';
+import type { Tenant } from '../../tenancy/tenants-file.js';
+import { stateOf } from '../state.js';
 
 /** `hit` or `miss` on every cacheable query's response (both for a batch only if all hit). */
 export const CACHE_HEADER = 'x-tenantql-cache';

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import type { Bucket, RateLimiter } from '../cache/rate-limit.js';
-import { AppError, type ErrorCode, errorResponse, rateLimited, unauthenticated } from '../errors.js';
-import { stateOf } from '../request-state.js';
-import type { RateLimit } from '../tenancy/tenants-file.js';
-import { type ApiKeyLookup, principalFromApiKey } from './api-key-principal.js';
-import { ANONYMOUS, principalFromBearer } from './principal.js';
-import type { TokenVerifier } from './verify.js';
+import { type ApiKeyLookup, principalFromApiKey } from '../../auth/api-key-principal.js';
+import { ANONYMOUS, principalFromBearer } from '../../auth/principal.js';
+import type { TokenVerifier } from '../../auth/verify.js';
+import type { Bucket, RateLimiter } from '../../cache/rate-limit.js';
+import { AppError, type ErrorCode, errorResponse, rateLimited, unauthenticated } from '../../errors.js';
+import type { RateLimit } from '../../tenancy/tenants-file.js';
+import { stateOf } from '../state.js';
 
 export interface AuthenticationOptions {
   verifier: TokenVerifier;

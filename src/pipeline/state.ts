@@ -1,8 +1,8 @@
-import type { Principal } from './auth/principal.js';
-import type { RequestTransaction } from './db/request-transaction.js';
-import type { AppError } from './errors.js';
-import type { TenantSet } from './tenancy/tenant-set.js';
-import type { Tenant } from './tenancy/tenants-file.js';
+import type { Principal } from '../auth/principal.js';
+import type { RequestTransaction } from '../db/request-transaction.js';
+import type { AppError } from '../errors.js';
+import type { TenantSet } from '../tenancy/tenant-set.js';
+import type { Tenant } from '../tenancy/tenants-file.js';
 
 /**
  * What the pre-GraphQL hooks learn about a request, keyed on the Request object itself
@@ -24,7 +24,7 @@ export interface RequestState {
    * the refusal, or undefined when admitted. Nothing may run or be served before it settles.
    */
   admission?: Promise<AppError | undefined>;
-  /** A batch with a mutation: its operations run in order (graphql/ordered-batches.ts). */
+  /** A batch with a mutation: its operations run in order (pipeline/plugins/use-ordered-batches.ts). */
   orderedBatch?: boolean;
 }
 
