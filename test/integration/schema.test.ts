@@ -10,6 +10,7 @@ import {
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { demoSchema as tenantSchema } from '../../src/example/schema.js';
+import { adminSchema } from '../../src/graphql/admin/index.js';
 import { printSortedSchema } from '../../src/graphql/index.js';
 
 // SPEC §7: the tenant schema's names and shapes are the contract. Fields may be added; none of
@@ -19,6 +20,13 @@ describe('schema/tenant.graphql', () => {
   it('is what the code prints (run `npm run schema` after changing a type)', async () => {
     const onDisk = await readFile(new URL('../../schema/tenant.graphql', import.meta.url), 'utf8');
     expect(printSortedSchema(tenantSchema)).toBe(onDisk);
+  });
+});
+
+describe('schema/admin.graphql', () => {
+  it('is what the code prints for the system host', async () => {
+    const onDisk = await readFile(new URL('../../schema/admin.graphql', import.meta.url), 'utf8');
+    expect(printSortedSchema(adminSchema)).toBe(onDisk);
   });
 });
 
