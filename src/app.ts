@@ -12,7 +12,7 @@ import { type Pool, poolUsage } from './db/pool.js';
 import { type AcquireSlot, createPoolScheduler, oneAtATimePerTenant } from './db/scheduler.js';
 import { maskError } from './errors.js';
 import { toAdminContext } from './graphql/admin/context.js';
-import { adminSchema } from './graphql/admin/index.js';
+import { defaultAdminSchema } from './graphql/admin/index.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { requestPipeline } from './pipeline/index.js';
@@ -23,6 +23,8 @@ import type { TenantRegistry } from './tenancy/registry.js';
 export interface AppDeps {
   /** The schema of tenant hosts: the product's (see product.ts). */
   schema: GraphQLSchema;
+  /** The schema of the system host. @default tenantql's own */
+  adminSchema?: GraphQLSchema;
   config: Config;
   logger: Logger;
   registry: TenantRegistry;
@@ -78,6 +80,7 @@ export function createApp(deps: AppDeps): App {
   // A tenant's subscription events run one at a time, so its many subscribers never crowd out
   // its ordinary requests; each still takes its fair turn at the pool.
   const eventSlot = oneAtATimePerTenant(acquireSlot, EVENT_WAIT_TIMEOUT_MS);
+  const adminSchema = deps.adminSchema ?? defaultAdminSchema();
   const contextDeps = { pool: deps.pool, adminPool: deps.adminPool, logger, events, onQuery: deps.onQuery };
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.

@@ -16,6 +16,12 @@ export type { Db, Page } from './db/queries/rows.js';
 export { registerUniqueMessage } from './db/sql-errors.js';
 export { AppError, badUserInput, forbidden, notFound } from './errors.js';
 export {
+  type AdminContext,
+  adminBuilder,
+  adminConnectionOf,
+  TenantSummary,
+} from './graphql/admin/index.js';
+export {
   type ConnectionShape,
   decodeGlobalId,
   encodeGlobalId,

@@ -61,6 +61,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
   if (adminPool) metrics.observePool('admin', poolUsage(adminPool));
   const app = createApp({
     schema: product.schema,
+    adminSchema: product.adminSchema,
     config,
     logger,
     registry,

@@ -12,6 +12,11 @@ export interface Product {
   /** The schema of tenant hosts: `builder.toSchema()` once the product's types are registered. */
   readonly schema: GraphQLSchema;
   /**
+   * The system tenant's host schema, when the product adds to it (`adminBuilder`, e.g. fields
+   * on `TenantSummary`); by default tenantql's own.
+   */
+  readonly adminSchema?: GraphQLSchema;
+  /**
    * A folder of `*.sql` migrations (absolute path), applied after tenantql's own with the same
    * checksum and lock rules, and recorded as `product/<file>`.
    */

@@ -13,11 +13,11 @@ file that is out of date.
     const product = await loadProduct();
     if (!product) throw new Error('there is no tenant schema to print (createTenantQL({ schema }))');
     const { readFile, writeFile } = await import('node:fs/promises');
-    const { adminSchema } = await import('../graphql/admin/index.js');
+    const { defaultAdminSchema } = await import('../graphql/admin/index.js');
     const { printSortedSchema } = await import('../graphql/index.js');
     const files = {
       'schema/tenant.graphql': () => printSortedSchema(product.schema),
-      'schema/admin.graphql': () => printSortedSchema(adminSchema),
+      'schema/admin.graphql': () => printSortedSchema(product.adminSchema ?? defaultAdminSchema()),
     };
     let drifted = 0;
     for (const [file, print] of Object.entries(files)) {

@@ -1,4 +1,5 @@
 import type { Product } from '../index.js';
+import { demoAdminSchema } from './admin.js';
 import { loadDemoData } from './demo-data.js';
 import { demoSchema } from './schema.js';
 
@@ -7,4 +8,4 @@ import { demoSchema } from './schema.js';
  * tables are in tenantql's own early migrations (002, 004), which deployed databases have
  * applied already, so it brings no migrations folder of its own.
  */
-export const demo: Product = { schema: demoSchema, seed: loadDemoData };
+export const demo: Product = { schema: demoSchema, adminSchema: demoAdminSchema, seed: loadDemoData };

@@ -10,6 +10,7 @@ import { type Config, readConfig } from '../../src/config.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { learnForeignKeys } from '../../src/db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
+import { demoAdminSchema } from '../../src/example/admin.js';
 import { demoSchema } from '../../src/example/schema.js';
 import { createHttpServer } from '../../src/http/edge.js';
 import { type Logger, silentLogger } from '../../src/observability/logger.js';
@@ -134,6 +135,7 @@ export class TestApp {
     let testApp: TestApp | undefined;
     const app = createApp({
       schema: demoSchema,
+      adminSchema: demoAdminSchema,
       config,
       logger,
       registry: opened.registry,

@@ -5,6 +5,7 @@ import { createTokenVerifier } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import type { Config } from '../../src/config.js';
 import { createPool } from '../../src/db/pool.js';
+import { demoAdminSchema } from '../../src/example/admin.js';
 import { demoSchema } from '../../src/example/schema.js';
 import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import type { GraphQLResponse, TestApp } from './app.js';
@@ -29,6 +30,7 @@ export async function startPeer(
   const streams = new StreamCredentials({ tenants: () => t.registry.current, events: valkey.events, logger });
   const app = createApp({
     schema: demoSchema,
+    adminSchema: demoAdminSchema,
     config,
     logger,
     registry: t.registry,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
+import { demoAdminSchema } from '../../src/example/admin.js';
 import { demoSchema } from '../../src/example/schema.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { TestApp } from '../helpers/app.js';
@@ -77,6 +78,7 @@ describe('/readyz', () => {
     let shuttingDown = false;
     const app = createApp({
       schema: demoSchema,
+      adminSchema: demoAdminSchema,
       config: t.config,
       logger: silentLogger,
       registry: t.registry,

@@ -9,8 +9,8 @@ import {
   isInputObjectType,
 } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { demoAdminSchema as adminSchema } from '../../src/example/admin.js';
 import { demoSchema as tenantSchema } from '../../src/example/schema.js';
-import { adminSchema } from '../../src/graphql/admin/index.js';
 import { printSortedSchema } from '../../src/graphql/index.js';
 
 // SPEC §7: the tenant schema's names and shapes are the contract. Fields may be added; none of

@@ -1,7 +1,7 @@
 import { type GraphQLSchema, parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoAdminSchema as adminSchema } from '../../src/example/admin.js';
 import { demoSchema as tenantSchema } from '../../src/example/schema.js';
-import { adminSchema } from '../../src/graphql/admin/index.js';
 import { TestApp } from '../helpers/app.js';
 import { everyTenantRowSnapshot } from '../helpers/snapshot.js';
 import { type StringArgumentCase, stringArguments } from '../helpers/string-arguments.js';
