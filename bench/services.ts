@@ -6,6 +6,7 @@ import { freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { type DatabaseUrls, setupDatabase } from '../src/db/setup.js';
 import { stopProcess } from '../src/dev/child-process.js';
 import { ephemeralArgs, findValkeyServer } from '../src/dev/valkey-process.js';
+import { demoMigrationsDir } from '../src/example/migrations.js';
 import { postmasterOf } from './cpu.js';
 
 export const BENCH_DATABASE = 'tenantql_bench';
@@ -31,7 +32,11 @@ export async function startPostgres(env: NodeJS.ProcessEnv): Promise<Postgres> {
   const embedded = given ? undefined : await startEmbeddedPostgres({ dataDir: EMBEDDED_DIR });
   const superuserUrl = given ?? embedded!.superuserUrl;
   try {
-    const urls = await setupDatabase({ superuserUrl, database: BENCH_DATABASE });
+    const urls = await setupDatabase({
+      superuserUrl,
+      database: BENCH_DATABASE,
+      productMigrations: demoMigrationsDir,
+    });
     const url = new URL(superuserUrl);
     url.pathname = `/${BENCH_DATABASE}`;
     const client = new pg.Client({ connectionString: superuserUrl });

@@ -1,11 +1,12 @@
 -- Per-tenant row ids (SPEC §5, security catalogue A15/G5). Identity columns drew every
 -- tenant's ids from one sequence per table, so the gap between two of a tenant's ids told it
 -- how many rows all other tenants had created in between. Now each tenant numbers its own
--- rows from one counter, and no sequence is left for anyone to read.
+-- rows from one counter, and no sequence is left for anyone to read. (Released converting the
+-- demo's tables too; they are the demo's own migrations' business now: see 002.)
 
 CREATE TABLE app.tenant_row_ids (
   tenant_id integer PRIMARY KEY REFERENCES app.tenants (id),
-  -- The last id handed out to any of the tenant's tables (members, projects, tasks, ...).
+  -- The last id handed out to any of the tenant's tables (API keys, audit log, a product's).
   last_id bigint NOT NULL CHECK (last_id > 0)
 -- Every write updates a row here: room on its page keeps those updates HOT, and the table no
 -- longer looks small enough to the planner to scan whole instead of using the key.
@@ -86,10 +87,7 @@ BEGIN
     PERFORM set_config('app.tenant_id', tenant::text, true);
     INSERT INTO app.tenant_row_ids (tenant_id, last_id)
     SELECT tenant, max(id) FROM (
-      SELECT max(id) AS id FROM app.members
-      UNION ALL SELECT max(id) FROM app.projects
-      UNION ALL SELECT max(id) FROM app.tasks
-      UNION ALL SELECT max(id) FROM app.api_keys
+      SELECT max(id) AS id FROM app.api_keys
       UNION ALL SELECT max(id) FROM app.audit_log
     ) AS used
     HAVING max(id) IS NOT NULL;
@@ -103,7 +101,7 @@ DO $$
 DECLARE
   tbl regclass;
 BEGIN
-  FOREACH tbl IN ARRAY ARRAY['app.members', 'app.projects', 'app.tasks', 'app.api_keys', 'app.audit_log']::regclass[]
+  FOREACH tbl IN ARRAY ARRAY['app.api_keys', 'app.audit_log']::regclass[]
   LOOP
     EXECUTE format('ALTER TABLE %s ALTER COLUMN id DROP IDENTITY', tbl);
     EXECUTE format(

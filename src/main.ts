@@ -344,7 +344,8 @@ async function printWelcome(config: Config, registry: TenantRegistry, port: numb
     );
   }
   // The command that started us (bin/tenantql.js, or a product's own entry) mints the tokens too.
-  const entry = process.argv[1] ? relative(process.cwd(), process.argv[1]) : 'bin/tenantql.js';
+  const script = process.argv[1] ?? 'bin/tenantql.js';
+  const entry = relative(process.cwd(), script).startsWith('..') ? script : relative(process.cwd(), script);
   lines.push('', `More tokens: node ${entry} token --tenant <subdomain> --sub <user>`, '');
   process.stdout.write(`${lines.join('\n')}\n`);
 }

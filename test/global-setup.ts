@@ -8,6 +8,7 @@ import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../s
 import { roleNames, setupDatabase } from '../src/db/setup.js';
 import { stopProcess } from '../src/dev/child-process.js';
 import { ephemeralArgs, findValkeyServer, spawnValkey } from '../src/dev/valkey-process.js';
+import { demoMigrationsDir } from '../src/example/migrations.js';
 import { requireTenantKeyspace } from './helpers/keyspace-audit.js';
 import { findPgBouncer, startPgBouncer } from './helpers/pgbouncer.js';
 
@@ -67,7 +68,7 @@ export default async function setup(project: TestProject): Promise<Stop> {
     const names = roleNames(prefix);
     const passwords = { owner: `${prefix}-owner-pw`, app: `${prefix}-app-pw`, admin: `${prefix}-admin-pw` };
     stops.push(() => dropRunObjects(superuserUrl, prefix));
-    await setupDatabase({ superuserUrl, database: prefix, passwords });
+    await setupDatabase({ superuserUrl, database: prefix, passwords, productMigrations: demoMigrationsDir });
     // CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template.
     await query(superuserUrl, `ALTER DATABASE ${pg.escapeIdentifier(prefix)} ALLOW_CONNECTIONS false`);
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import migrateCommand from '../../src/cli/migrate.js';
 import { migrate } from '../../src/db/migrate.js';
+import { demoMigrationsDir } from '../../src/example/migrations.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
 
 const databases: TestDatabase[] = [];
@@ -36,14 +37,18 @@ const tableExists = (url: string, table: string) =>
 describe('migrate', () => {
   it('is a no-op on a migrated database, however often it runs', async () => {
     const db = await database();
-    expect(await migrate(db.ownerUrl)).toEqual({ applied: [] });
-    expect(await migrate(db.ownerUrl)).toEqual({ applied: [] });
+    const demo = { productDir: demoMigrationsDir };
+    expect(await migrate(db.ownerUrl, demo)).toEqual({ applied: [] });
+    expect(await migrate(db.ownerUrl, demo)).toEqual({ applied: [] });
     const { rows } = await withClient(db.ownerUrl, (c) =>
       c.query('SELECT name, checksum FROM app_meta.migrations ORDER BY name'),
     );
     const shipped = (await readdir('migrations')).filter((f) => f.endsWith('.sql')).sort();
     expect(shipped.slice(0, 2)).toEqual(['001_tenancy.sql', '002_core.sql']);
-    expect(rows.map((row) => row.name)).toEqual(shipped);
+    const demoShipped = (await readdir(demoMigrationsDir)).filter((f) => f.endsWith('.sql')).sort();
+    expect(demoShipped[0]).toBe('001_demo_tables.sql');
+    // The test template is the demo's database: tenantql's migrations, then the demo's own.
+    expect(rows.map((row) => row.name)).toEqual([...shipped, ...demoShipped.map((f) => `product/${f}`)]);
     for (const row of rows) expect(row.checksum).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -129,7 +134,11 @@ describe('migrate', () => {
     const { rows } = await withClient(db.ownerUrl, (c) =>
       c.query("SELECT name FROM app_meta.migrations WHERE name LIKE 'product/%'"),
     );
-    expect(rows).toEqual([{ name: 'product/001_tenancy.sql' }]);
+    // Beside the demo's own (the template is the demo's database).
+    expect(rows.map((row) => row.name).sort()).toEqual([
+      'product/001_demo_tables.sql',
+      'product/001_tenancy.sql',
+    ]);
 
     // Its rows are numbered per tenant, like tenantql's own tables.
     await withClient(db.superuserUrl, (c) =>
@@ -153,6 +162,43 @@ describe('migrate', () => {
     await writeFile(join(product, '001_tenancy.sql'), 'SELECT 1;');
     await expect(migrate(db.ownerUrl, { productDir: product })).rejects.toThrow(
       /product\/001_tenancy\.sql was changed/,
+    );
+  });
+
+  it('takes a database that applied a released earlier text of 002 or 004, and records the current one', async () => {
+    const db = await database();
+    const checksums = async () =>
+      Object.fromEntries(
+        (
+          await withClient(db.ownerUrl, (c) =>
+            c.query(
+              "SELECT name, checksum FROM app_meta.migrations WHERE name IN ('002_core.sql', '004_tenant_row_ids.sql')",
+            ),
+          )
+        ).rows.map((row) => [row.name, row.checksum]),
+      );
+    const current = await checksums();
+    // As a database migrated before the demo's tables left these files records them.
+    const earlier = {
+      '002_core.sql': '1a73b733ecf203b5234d2af63d8b48049eb6d678d29b36f63ee24598efd82b79',
+      '004_tenant_row_ids.sql': 'e646258f20806737d65925eb5eefe0fe5b2ca9b0be5a9762920ac629264ec5af',
+    };
+    for (const [name, checksum] of Object.entries(earlier)) {
+      await withClient(db.ownerUrl, (c) =>
+        c.query('UPDATE app_meta.migrations SET checksum = $2 WHERE name = $1', [name, checksum]),
+      );
+    }
+    expect(await migrate(db.ownerUrl, { productDir: demoMigrationsDir })).toEqual({ applied: [] });
+    expect(await checksums()).toEqual(current);
+
+    // Any other text is still refused.
+    await withClient(db.ownerUrl, (c) =>
+      c.query(
+        "UPDATE app_meta.migrations SET checksum = repeat('0', 64) WHERE name = '004_tenant_row_ids.sql'",
+      ),
+    );
+    await expect(migrate(db.ownerUrl, { productDir: demoMigrationsDir })).rejects.toThrow(
+      /004_tenant_row_ids\.sql was changed/,
     );
   });
 

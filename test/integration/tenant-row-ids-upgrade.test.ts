@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { defaultMigrationsDir, migrate } from '../../src/db/migrate.js';
 import { connectionUrl, grantDatabaseAccess, roleNames } from '../../src/db/setup.js';
+import { demoMigrationsDir } from '../../src/example/migrations.js';
 import { inTenant, withClient } from '../helpers/db.js';
 
 // migrations/004 on a database that already holds rows numbered by the old identity columns:
 // every tenant's counter starts past every id in use, so no new row collides with an old one.
-// A clone of the test template has 004 applied already, so this database is built from scratch
-// (its roles carry the run's prefix, so the run's teardown drops them if this file cannot).
+// That happened with 004 as it was released (the demo's tables were still tenantql's then), so
+// the database is built from those released texts (test/fixtures/migrations-0.1 keeps the two
+// that changed since), and then
+// today's migrations must take it as it is. A clone of the test template has 004 applied
+// already, so this database is built from scratch (its roles carry the run's prefix, so the
+// run's teardown drops them if this file cannot).
+const RELEASED = fileURLToPath(new URL('../fixtures/migrations-0.1/', import.meta.url));
 const ident = pg.escapeIdentifier;
 const name = `${inject('templateDatabase')}_upgrade_${randomBytes(3).toString('hex')}`;
 const roles = roleNames(name);
@@ -33,8 +40,10 @@ beforeAll(async () => {
     ),
   );
   dir = await mkdtemp(join(tmpdir(), 'tenantql-upgrade-'));
-  const before004 = (await readdir(defaultMigrationsDir)).filter((f) => f.endsWith('.sql') && f < '004');
-  for (const file of before004) await copyFile(join(defaultMigrationsDir, file), join(dir, file));
+  // 001 and 003 are unchanged since; 002 and 004 as they were released.
+  for (const file of ['001_tenancy.sql', '003_api_keys_audit.sql'])
+    await copyFile(join(defaultMigrationsDir, file), join(dir, file));
+  await copyFile(join(RELEASED, '002_core.sql'), join(dir, '002_core.sql'));
   await migrate(url(roles.owner), { dir });
 });
 afterAll(async () => {
@@ -73,7 +82,8 @@ describe('migration 004 on existing rows', () => {
       return ids;
     });
 
-    expect((await migrate(url(roles.owner))).applied[0]).toBe('004_tenant_row_ids.sql');
+    await copyFile(join(RELEASED, '004_tenant_row_ids.sql'), join(dir, '004_tenant_row_ids.sql'));
+    expect((await migrate(url(roles.owner), { dir })).applied).toEqual(['004_tenant_row_ids.sql']);
 
     const counters = await withClient(
       url(roles.admin),
@@ -101,5 +111,26 @@ describe('migration 004 on existing rows', () => {
         ).rows,
     );
     expect(sequences).toEqual([]);
+  });
+
+  it("is taken as it is by today's migrations and the demo's own, its rows kept", async () => {
+    const count = () =>
+      withClient(url(roles.admin), async (c) =>
+        Number((await c.query('SELECT count(*) AS n FROM app.projects')).rows[0].n),
+      );
+    const before = await count();
+    expect(before).toBeGreaterThan(0);
+    const { applied } = await migrate(url(roles.owner), { productDir: demoMigrationsDir });
+    expect(applied).toEqual([
+      '005_registry_sync_role.sql',
+      '006_product_tables.sql',
+      'product/001_demo_tables.sql',
+    ]);
+    expect(await count()).toBe(before);
+    // The counters go on where they were.
+    const next = await withClient(url(roles.admin), async (c) =>
+      Number((await c.query('SELECT last_id FROM app.tenant_row_ids WHERE tenant_id = 3')).rows[0].last_id),
+    );
+    await withClient(url(roles.app), async (c) => expect(await insertProject(c, 3)).toBe(next + 1));
   });
 });
