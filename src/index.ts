@@ -10,7 +10,13 @@
  * - `createTenantQL({ schema, migrations })`: every tenantql command, serving that schema.
  */
 export type { Principal } from './auth/principal.js';
-export type { Topic, TopicMessage } from './cache/keyspace.js';
+export {
+  defineTopic,
+  type Topic,
+  type TopicCheck,
+  type TopicMessage,
+  type Topics,
+} from './cache/keyspace.js';
 export type { Context } from './context.js';
 export type { Db, Page } from './db/queries/rows.js';
 export { registerUniqueMessage } from './db/sql-errors.js';

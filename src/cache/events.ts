@@ -1,7 +1,7 @@
 import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Logger } from '../observability/logger.js';
 import { pingThen, type ValkeyClient } from './client.js';
-import { channels, type Topic, type TopicMessage, values } from './keyspace.js';
+import { channels, isTopic, type Topic, type TopicMessage, values } from './keyspace.js';
 
 /** Events a slow subscriber may lag behind before the oldest are dropped (bounded memory). */
 const SUBSCRIBER_BUFFER = 100;
@@ -51,6 +51,8 @@ export class EventBus {
     topic: T,
     accept: (message: TopicMessage<T>) => boolean = () => true,
   ): AsyncIterableIterator<TopicMessage<T>> {
+    // Its messages could never be checked, so none would arrive: a mistake, not a quiet stream.
+    if (!isTopic(topic)) throw new Error(`topic '${topic}' is not defined (defineTopic)`);
     const channel = channels.events(tenantId, topic);
     return new Repeater<TopicMessage<T>>(async (push, stop) => {
       const listener: Listener = (raw) => {

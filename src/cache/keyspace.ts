@@ -61,20 +61,54 @@ export const tenantPattern = (tenantId: number) => `${tenantTag(tenantId)}*`;
 const rowId = z.string().regex(/^[1-9][0-9]{0,17}$/);
 const tenantId = z.number().int().min(1).max(MAX_TENANT_ID);
 
-/** Pub/sub topics and the shape of their messages: ids only, never row data. */
-const topics = {
-  tasks: z.object({
-    t: tenantId,
-    kind: z.enum(['CREATED', 'UPDATED', 'DELETED']),
-    taskId: rowId,
-    projectId: rowId,
-  }),
+/**
+ * Pub/sub topics by name, and the messages each carries: ids only, never row data (a
+ * subscriber reads the rows in its own transaction, under RLS). tenantql's own is
+ * `revocations`; a product declares its topics here by declaration merging and registers how
+ * to check their messages with `defineTopic`:
+ *
+ *   declare module 'tenantql' { interface Topics { invoices: { invoiceId: string } } }
+ *   defineTopic('invoices', (m) => (typeof m.invoiceId === 'string' ? { invoiceId: m.invoiceId } : undefined));
+ */
+export interface Topics {
   /** An API key of the tenant was revoked: its open subscription streams end, on every instance. */
-  revocations: z.object({ t: tenantId, apiKeyId: rowId }),
-} as const;
+  revocations: { apiKeyId: string };
+}
 
-export type Topic = keyof typeof topics;
-export type TopicMessage<T extends Topic> = Omit<z.infer<(typeof topics)[T]>, 't'>;
+export type Topic = keyof Topics & string;
+export type TopicMessage<T extends Topic> = Topics[T];
+
+/** A message as it arrived (its tenant already checked and removed) -> the message, or undefined. */
+export type TopicCheck<T extends Topic> = (message: Record<string, unknown>) => TopicMessage<T> | undefined;
+
+const TOPIC_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const topicChecks = new Map<string, TopicCheck<Topic>>();
+
+/**
+ * Registers topic `name`: messages that `check` refuses (garbled, another shape) are dropped
+ * on arrival. Once per name; call it where the topic's messages are defined.
+ */
+export function defineTopic<T extends Topic>(name: T, check: TopicCheck<T>): void {
+  if (!TOPIC_NAME.test(name)) throw new Error(`topic name '${name}' is not of the form ${TOPIC_NAME}`);
+  if (topicChecks.has(name)) throw new Error(`topic '${name}' is defined twice`);
+  topicChecks.set(name, check as TopicCheck<Topic>);
+}
+
+export function isTopic(name: string): name is Topic {
+  return topicChecks.has(name);
+}
+
+/** A check from a zod schema of the message. */
+export function zodCheck<T extends Topic>(schema: z.ZodType<TopicMessage<T>>): TopicCheck<T> {
+  return (message) => {
+    const result = schema.safeParse(message);
+    return result.success ? result.data : undefined;
+  };
+}
+
+defineTopic('revocations', zodCheck(z.object({ apiKeyId: rowId })));
+
+const envelope = z.looseObject({ t: tenantId });
 
 export const channels = {
   events: (tenantId: number, topic: Topic) => `${tenantTag(tenantId)}events:${topic}`,
@@ -130,15 +164,17 @@ export const values = {
   },
   encodeEvent: <T extends Topic>(tenant: number, _topic: T, message: TopicMessage<T>): string =>
     JSON.stringify({ ...message, t: tenant }),
+  /** A message of `topic` for `expectedTenant`; one for another tenant, of another shape or of an undefined topic is undefined. */
   decodeEvent<T extends Topic>(
     raw: string | null | undefined,
     expectedTenant: number,
     topic: T,
   ): TopicMessage<T> | undefined {
-    const message = parse(topics[topic] as z.ZodType<{ t: number }>, raw);
-    if (message?.t !== expectedTenant) return undefined;
+    const check = topicChecks.get(topic) as TopicCheck<T> | undefined;
+    const message = parse(envelope, raw);
+    if (!check || message?.t !== expectedTenant) return undefined;
     const { t: _, ...rest } = message;
-    return rest as unknown as TopicMessage<T>;
+    return check(rest);
   },
 } as const;
 

@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { connectionUrl, roleNames } from '../../src/db/setup.js';
@@ -316,6 +318,70 @@ describe('two tenants of the product', () => {
     expect(await invoiceRows()).toEqual(before);
   });
 });
+
+describe("the product's own subscription", () => {
+  it("delivers tenant A's new invoice to A's stream, and never B's", async () => {
+    const [tokenA, tokenB] = await Promise.all([tokenFor(A.subdomain), tokenFor(B.subdomain)]);
+    const stream = openStream(A.host, tokenA, 'subscription { invoiceCreated { id amountCents } }');
+    try {
+      // Subscribed once the server holds the tenant's channel.
+      const redis = new Redis(inject('valkeyUrl'));
+      try {
+        await expect
+          .poll(async () => ((await redis.pubsub('NUMSUB', '{t2}:events:invoices')) as [string, number])[1], {
+            timeout: 10_000,
+          })
+          .toBe(1);
+      } finally {
+        redis.disconnect();
+      }
+      const customerB = (await createCustomer(B.host, tokenB, 'Gamma SA')).id;
+      await createInvoice(B.host, tokenB, customerB, 7);
+      const customerA = (await createCustomer(A.host, tokenA, 'Delta KG')).id;
+      const invoice = await createInvoice(A.host, tokenA, customerA, 4200);
+      expect(await stream.firstEvent).toEqual({
+        data: { invoiceCreated: { id: invoice.id, amountCents: 4200 } },
+      });
+    } finally {
+      stream.close();
+    }
+  });
+});
+
+/** An SSE subscription over a socket; `firstEvent` is the payload of its first `next` event. */
+function openStream(host: string, token: string, query: string) {
+  let close = () => {};
+  const firstEvent = new Promise<unknown>((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: server!.port,
+        path: '/graphql',
+        method: 'POST',
+        headers: {
+          host,
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          const frame = text.split('\n\n').find((f) => f.startsWith('event: next\ndata: '));
+          if (frame) resolve(JSON.parse(frame.slice('event: next\ndata: '.length)));
+        });
+        res.on('end', () => reject(new Error(`the stream ended without an event: ${text}`)));
+      },
+    );
+    req.on('error', (error) => reject(error));
+    req.end(JSON.stringify({ query }));
+    close = () => req.destroy();
+  });
+  return { firstEvent, close: () => close() };
+}
 
 /** A user token from the product's own `token` command. */
 async function tokenFor(subdomain: string): Promise<string> {

@@ -1,5 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { channels, hashSegment, KEY_PATTERN, keys, tenantPattern, values } from '../../src/cache/keyspace.js';
+import {
+  channels,
+  defineTopic,
+  hashSegment,
+  KEY_PATTERN,
+  keys,
+  tenantPattern,
+  values,
+} from '../../src/cache/keyspace.js';
+// Defines the demo's `tasks` topic, as the demo product does when it loads.
+import '../../src/example/types/task-events.js';
+
+declare module '../../src/index.js' {
+  interface Topics {
+    'unit-notes': { noteId: string };
+  }
+}
 
 describe('keyspace', () => {
   it('forms every key and channel under {t<ID>}: with the delimiter', () => {
@@ -71,5 +87,20 @@ describe('keyspace', () => {
     expect(values.decodeEvent(revocation, 2, 'revocations')).toEqual({ apiKeyId: '7' });
     expect(values.decodeEvent(revocation, 3, 'revocations')).toBeUndefined();
     expect(values.decodeEvent('{"t":2,"apiKeyId":"*"}', 2, 'revocations')).toBeUndefined();
+  });
+
+  it("carries a product's own topic once it is defined, checked by its own check", () => {
+    const note = values.encodeEvent(2, 'unit-notes', { noteId: '9' });
+    // Not defined yet: nothing of it is ever handed to a subscriber.
+    expect(values.decodeEvent(note, 2, 'unit-notes')).toBeUndefined();
+    defineTopic('unit-notes', (m) => (typeof m.noteId === 'string' ? { noteId: m.noteId } : undefined));
+    expect(values.decodeEvent(note, 2, 'unit-notes')).toEqual({ noteId: '9' });
+    expect(values.decodeEvent(note, 3, 'unit-notes')).toBeUndefined();
+    expect(values.decodeEvent('{"t":2,"noteId":9}', 2, 'unit-notes')).toBeUndefined();
+    expect(values.decodeEvent('{"noteId":"9"}', 2, 'unit-notes')).toBeUndefined();
+    expect(channels.events(2, 'unit-notes')).toBe('{t2}:events:unit-notes');
+    expect(channels.events(2, 'unit-notes')).toMatch(KEY_PATTERN);
+    expect(() => defineTopic('unit-notes', () => undefined)).toThrow(/defined twice/);
+    expect(() => defineTopic('Bad Name' as 'unit-notes', () => undefined)).toThrow(/is not of the form/);
   });
 });

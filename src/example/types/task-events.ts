@@ -1,16 +1,39 @@
+import { z } from 'zod';
 import {
   AUTHENTICATED,
   builder,
   type Context,
+  defineTopic,
   encodeGlobalId,
   rowIdOrNull,
-  type TopicMessage,
 } from '../../index.js';
 import type { TaskRow } from '../rows.js';
 import { taskById } from './loaders.js';
 import { TaskRef } from './refs.js';
 
-type TaskChange = TopicMessage<'tasks'>;
+/** A task of the tenant changed: ids only, the subscriber reads the task under its own RLS. */
+interface TaskChange {
+  kind: 'CREATED' | 'UPDATED' | 'DELETED';
+  taskId: string;
+  projectId: string;
+}
+
+declare module '../../index.js' {
+  interface Topics {
+    tasks: TaskChange;
+  }
+}
+
+const rowIdText = z.string().regex(/^[1-9][0-9]{0,17}$/);
+const taskChange = z.object({
+  kind: z.enum(['CREATED', 'UPDATED', 'DELETED']),
+  taskId: rowIdText,
+  projectId: rowIdText,
+});
+defineTopic('tasks', (message) => {
+  const parsed = taskChange.safeParse(message);
+  return parsed.success ? parsed.data : undefined;
+});
 
 const TaskChangeKind = builder.enumType('TaskChangeKind', {
   values: ['CREATED', 'UPDATED', 'DELETED'] as const,

@@ -9,6 +9,7 @@ import {
   connectionOf,
   createTenantQL,
   defineLoader,
+  defineTopic,
   encodeGlobalId,
   Node,
   notFound,
@@ -78,6 +79,24 @@ const Invoice = builder.objectRef('Invoice').implement({
 
 const InvoiceConnection = connectionOf('Invoice', Invoice);
 
+// Events carry ids only; each subscriber reads the invoice in its own transaction, under RLS.
+const ROW_ID = /^[1-9][0-9]{0,17}$/;
+defineTopic('invoices', (message) =>
+  typeof message.invoiceId === 'string' && ROW_ID.test(message.invoiceId)
+    ? { invoiceId: message.invoiceId }
+    : undefined,
+);
+
+builder.subscriptionField('invoiceCreated', (t) =>
+  t.field({
+    type: Invoice,
+    nullable: true,
+    authScopes: AUTHENTICATED,
+    subscribe: (_root, _args, ctx) => ctx.events.subscribe(ctx.tenant.id, 'invoices'),
+    resolve: (event, _args, ctx) => invoiceById(ctx).load(event.invoiceId),
+  }),
+);
+
 builder.queryFields((t) => ({
   invoices: t.field({
     type: InvoiceConnection,
@@ -143,6 +162,9 @@ builder.mutationFields((t) => ({
                RETURNING ${INVOICE_COLUMNS}`,
         values: [ctx.tenant.id, rowId(input.customerId, 'Customer', ctx.tenant.id), input.amountCents],
       });
+      // Sent once the transaction has committed; never for a rolled-back one.
+      const tenantId = ctx.tenant.id;
+      ctx.db.afterCommit(() => ctx.events.publish(tenantId, 'invoices', { invoiceId: row.id }));
       return row;
     },
   }),
