@@ -7,7 +7,12 @@
  *   on it. A product adds its types and calls `builder.toSchema()`.
  * - helpers for global ids, pages and connections, input checks and errors;
  * - `defineLoader`: per-request DataLoaders declared next to the type that uses them;
- * - `createTenantQL({ schema, migrations })`: every tenantql command, serving that schema.
+ * - `defineTopic`: the product's own subscription events (ids only, per tenant);
+ * - `adminBuilder`, `TenantSummary`: what the system host shows of the product per tenant;
+ * - `createTenantQL({ schema, adminSchema, migrations, seed })`: every tenantql command,
+ *   serving that product.
+ *
+ * Adding or removing an export changes the contract: test/unit/public-api.test.ts lists them.
  */
 export type { Principal } from './auth/principal.js';
 export {

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+
+describe('the public API (package.json exports -> src/index.ts)', () => {
+  it('exports exactly these values; a change here is a change of the contract for products', async () => {
+    const api = await import('../../src/index.js');
+    expect(Object.keys(api).sort()).toEqual([
+      'AUTHENTICATED',
+      'AppError',
+      'Node',
+      'RequestLoaders',
+      'TenantSummary',
+      'adminBuilder',
+      'adminConnectionOf',
+      'badUserInput',
+      'builder',
+      'byKeys',
+      'connectionOf',
+      'createTenantQL',
+      'decodeGlobalId',
+      'defineLoader',
+      'defineLoaderFamily',
+      'defineTopic',
+      'email',
+      'encodeGlobalId',
+      'forbidden',
+      'groupByKeys',
+      'notFound',
+      'optionalText',
+      'pageFrom',
+      'registerNodeType',
+      'registerUniqueMessage',
+      'requiredText',
+      'rowId',
+      'rowIdOrNull',
+      'toConnection',
+    ]);
+  });
+});
