@@ -183,3 +183,46 @@ export function httpRequest(
     req.end(options.body);
   });
 }
+
+/**
+ * A GraphQL subscription over SSE on a real socket (graphql-sse's distinct-connections mode):
+ * `onText` gets the body as it grows; `ended` resolves with all of it when the server closes
+ * the stream (at most `timeoutMs`); `close` hangs up.
+ */
+export function openEventStream(
+  port: number,
+  options: { host: string; token: string; query: string; timeoutMs?: number },
+  onText: (text: string) => void = () => {},
+): { ended: Promise<string>; close: () => void } {
+  let close = () => {};
+  const ended = new Promise<string>((resolve, reject) => {
+    const req = request(
+      {
+        port,
+        host: '127.0.0.1',
+        path: '/graphql',
+        method: 'POST',
+        headers: {
+          host: options.host,
+          authorization: `Bearer ${options.token}`,
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          onText(text);
+        });
+        res.on('end', () => resolve(text));
+      },
+    );
+    req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error('the stream did not end')));
+    req.on('error', reject);
+    req.end(JSON.stringify({ query: options.query }));
+    close = () => req.destroy();
+  });
+  return { ended, close: () => close() };
+}

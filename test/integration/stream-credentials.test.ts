@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
@@ -12,6 +11,7 @@ import {
   subscribe,
   waitForSubscribers,
 } from '../helpers/instances.js';
+import { openEventStream } from '../helpers/server-process.js';
 import { OwnServer } from '../helpers/valkey.js';
 
 /**
@@ -342,33 +342,7 @@ describe('token expiry', () => {
   it('sends the final error event and closes the response over a real socket', async () => {
     const port = await t.listen();
     const short = await t.token(2, 'on the wire', '2s');
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        {
-          port,
-          host: '127.0.0.1',
-          path: '/graphql',
-          method: 'POST',
-          headers: {
-            host: A,
-            authorization: `Bearer ${short}`,
-            'content-type': 'application/json',
-            accept: 'text/event-stream',
-          },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          res.on('end', () => resolve(text));
-        },
-      );
-      req.setTimeout(10_000, () => req.destroy(new Error('the stream did not end')));
-      req.on('error', reject);
-      req.end(JSON.stringify({ query: SUBSCRIPTION }));
-    });
+    const body = await openEventStream(port, { host: A, token: short, query: SUBSCRIPTION }).ended;
     const frames = body.split('\n\n').filter((frame) => frame.startsWith('event:'));
     expect(frames).toEqual([
       'event: next\ndata: {"errors":[{"message":"The token has expired.","extensions":{"code":"UNAUTHENTICATED"}}]}',

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { connectionUrl, roleNames } from '../../src/db/setup.js';
 import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import { withClient } from '../helpers/db.js';
-import { httpRequest, type ServerProcess } from '../helpers/server-process.js';
+import { httpRequest, openEventStream, type ServerProcess } from '../helpers/server-process.js';
 import { install, pack } from './npm.js';
 import { runNode, runProduct, startProduct } from './product-process.js';
 
@@ -350,37 +349,21 @@ describe("the product's own subscription", () => {
 
 /** An SSE subscription over a socket; `firstEvent` is the payload of its first `next` event. */
 function openStream(host: string, token: string, query: string) {
-  let close = () => {};
-  const firstEvent = new Promise<unknown>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: server!.port,
-        path: '/graphql',
-        method: 'POST',
-        headers: {
-          host,
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'text/event-stream',
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-          const frame = text.split('\n\n').find((f) => f.startsWith('event: next\ndata: '));
-          if (frame) resolve(JSON.parse(frame.slice('event: next\ndata: '.length)));
-        });
-        res.on('end', () => reject(new Error(`the stream ended without an event: ${text}`)));
-      },
-    );
-    req.on('error', (error) => reject(error));
-    req.end(JSON.stringify({ query }));
-    close = () => req.destroy();
+  const NEXT = 'event: next\ndata: ';
+  let resolveFirst: (payload: unknown) => void = () => {};
+  const firstEvent = new Promise<unknown>((resolve) => {
+    resolveFirst = resolve;
   });
-  return { firstEvent, close: () => close() };
+  const stream = openEventStream(server!.port, { host, token, query }, (text) => {
+    const frame = text.split('\n\n').find((f) => f.startsWith(NEXT));
+    if (frame) resolveFirst(JSON.parse(frame.slice(NEXT.length)));
+  });
+  // A stream that ends (or fails) before its first event fails the test with what it said.
+  const ended = stream.ended.then((text) => {
+    throw new Error(`the stream ended without an event: ${text}`);
+  });
+  ended.catch(() => {});
+  return { firstEvent: Promise.race([firstEvent, ended]), close: stream.close };
 }
 
 /** A user token from the product's own `token` command. */
