@@ -7,7 +7,7 @@ import { startValkeyServices } from './cache/services.js';
 import { type Config, readConfig } from './config.js';
 import { checkConnection } from './db/connection-failure.js';
 import { createPool, type Pool, poolUsage } from './db/pool.js';
-import { RequestTransaction } from './db/request-transaction.js';
+import { RequestTransaction, runInTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
 import { drainServer } from './http/drain.js';
@@ -280,13 +280,7 @@ function writeAsTenant(pool: Pool, logger: Logger): WriteAsTenant {
     const settings = { tenantId, userId: 'seed', actorTenantId: undefined, statementTimeoutMs: 10_000 };
     const tx = new RequestTransaction(pool, settings, logger);
     tx.allowWrites();
-    try {
-      await work(tx);
-      await tx.finish(true);
-    } catch (error) {
-      await tx.finish(false);
-      throw error;
-    }
+    await runInTransaction(tx, work);
   };
 }
 

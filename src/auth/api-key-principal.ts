@@ -1,6 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import { findLiveApiKey } from '../db/queries/api-keys.js';
-import { type AcquireSlot, RequestTransaction } from '../db/request-transaction.js';
+import { type AcquireSlot, RequestTransaction, runInTransaction } from '../db/request-transaction.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
@@ -41,13 +41,7 @@ export function createApiKeyLookup(options: ApiKeyLookupOptions): ApiKeyLookup {
       options.acquireSlot,
       options.onQuery,
     );
-    try {
-      const row = await findLiveApiKey(tx, prefix);
-      await tx.finish(true);
-      return row;
-    } finally {
-      await tx.finish(false); // no-op after the commit; releases the connection on error
-    }
+    return runInTransaction(tx, (db) => findLiveApiKey(db, prefix));
   };
 }
 

@@ -99,7 +99,7 @@ export function isTopic(name: string): name is Topic {
 }
 
 /** A check from a zod schema of the message. */
-export function zodCheck<T extends Topic>(schema: z.ZodType<TopicMessage<T>>): TopicCheck<T> {
+function zodCheck<T extends Topic>(schema: z.ZodType<TopicMessage<T>>): TopicCheck<T> {
   return (message) => {
     const result = schema.safeParse(message);
     return result.success ? result.data : undefined;

@@ -170,6 +170,23 @@ export class RequestTransaction {
   }
 }
 
+/**
+ * Runs `work` in `tx` (a short transaction of its own, not a request's) and commits; if `work`
+ * or the commit fails, rolls back, releases the connection and rethrows.
+ */
+export async function runInTransaction<T>(
+  tx: RequestTransaction,
+  work: (tx: RequestTransaction) => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await work(tx);
+    await tx.finish(true);
+    return result;
+  } finally {
+    await tx.finish(false); // a no-op after the commit
+  }
+}
+
 /** pg-pool's own message when `connectionTimeoutMillis` passes. */
 function isConnectTimeout(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('timeout exceeded when trying to connect');

@@ -18,7 +18,7 @@ import { useAuthentication } from './plugins/use-authentication.js';
 import { useClientErrorCodes } from './plugins/use-client-error-codes.js';
 import { useCompiledExecution } from './plugins/use-compiled-execution.js';
 import { useEndStreamsOnShutdown } from './plugins/use-end-streams-on-shutdown.js';
-import { useHealth } from './plugins/use-health.js';
+import { READY_TIMEOUT_MS, useHealth } from './plugins/use-health.js';
 import { useInputGuard } from './plugins/use-input-guard.js';
 import { limitPlugins } from './plugins/use-limits.js';
 import { useMetricsEndpoint } from './plugins/use-metrics-endpoint.js';
@@ -33,9 +33,6 @@ import { useRequestTransaction, useSubscriptionTransactions } from './transactio
 
 /** Plugins of every context type, as createYoga takes them. */
 type Plugins = NonNullable<YogaServerOptions<Record<string, unknown>, Context>['plugins']>;
-
-/** How long /readyz waits for the database's answer. */
-const READY_TIMEOUT_MS = 2_000;
 
 export interface PipelineDeps {
   readonly config: Config;

@@ -62,8 +62,8 @@ export function newContext(
     acquireSlot,
     deps.onQuery,
   );
-  const events = deps.events;
-  return { requestId, tenant, principal, db: transaction, loaders: new RequestLoaders(transaction), events };
+  const loaders = new RequestLoaders(transaction);
+  return { requestId, tenant, principal, db: transaction, loaders, events: deps.events };
 }
 
 /**

@@ -11,7 +11,8 @@ export interface HealthOptions {
   timeoutMs?: number;
 }
 
-const READY_TIMEOUT_MS = 2_000;
+/** How long /readyz waits for PostgreSQL; the ping itself is bounded the same (pipeline/index.ts). */
+export const READY_TIMEOUT_MS = 2_000;
 
 function json(status: number, body: object): Response {
   return new Response(JSON.stringify(body), {
