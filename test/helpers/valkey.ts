@@ -34,9 +34,16 @@ export class OwnServer {
   ) {}
 
   static async start(extraArgs: string[] = []): Promise<OwnServer> {
-    const server = new OwnServer(await freePort(), extraArgs);
-    await server.restart();
-    return server;
+    // A free port is free only until another test file's server binds it: try again on a new one.
+    for (let attempt = 1; ; attempt++) {
+      const server = new OwnServer(await freePort(), extraArgs);
+      try {
+        await server.restart();
+        return server;
+      } catch (error) {
+        if (attempt >= 5 || !String(error).includes('Address already in use')) throw error;
+      }
+    }
   }
 
   get url(): string {
@@ -73,14 +80,8 @@ export class OwnCluster {
     const nodes: string[] = [];
     try {
       for (let i = 0; i < 3; i++) {
-        const [port, busPort] = [await freePort(), await freePort()];
-        children.push(
-          await spawnValkey(SERVER, [
-            ...['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1'],
-            ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
-            ...['--save', '', '--appendonly', 'no', '--dir', dir],
-          ]),
-        );
+        const { child, port } = await OwnCluster.#startNode(dir);
+        children.push(child);
         nodes.push(`127.0.0.1:${port}`);
       }
       await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
@@ -91,6 +92,26 @@ export class OwnCluster {
       for (const child of children) child.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
       throw error;
+    }
+  }
+
+  /**
+   * One node on two free ports. A free port is only free until someone else binds it: test
+   * files start servers in parallel, so a node that loses the race is started again on new ports.
+   */
+  static async #startNode(dir: string): Promise<{ child: ChildProcess; port: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const [port, busPort] = [await freePort(), await freePort()];
+      try {
+        const child = await spawnValkey(SERVER, [
+          ...['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1'],
+          ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
+          ...['--save', '', '--appendonly', 'no', '--dir', dir],
+        ]);
+        return { child, port };
+      } catch (error) {
+        if (attempt >= 5 || !String(error).includes('Address already in use')) throw error;
+      }
     }
   }
 
