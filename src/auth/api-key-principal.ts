@@ -1,6 +1,6 @@
-import type { Pool } from '../db/pool.js';
 import { findLiveApiKey } from '../db/queries/api-keys.js';
-import { type AcquireSlot, RequestTransaction, runInTransaction } from '../db/request-transaction.js';
+import { RequestTransaction, runInTransaction } from '../db/request-transaction.js';
+import type { TransactionRoute } from '../db/router.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
@@ -14,14 +14,14 @@ export type ApiKeyLookup = (
 ) => Promise<{ id: string; secret_hash: Buffer } | undefined>;
 
 export interface ApiKeyLookupOptions {
-  pool: Pool;
+  /** Where the tenant's transactions run (db/router.ts): keys live with the tenant's rows. */
+  route: (tenant: Tenant) => TransactionRoute;
   logger: Logger;
-  acquireSlot?: AcquireSlot | undefined;
   onQuery?: (() => void) | undefined;
 }
 
 /**
- * The lookup runs in its own short transaction on the runtime role with the host tenant's
+ * The lookup runs in its own short transaction, read-only, where the tenant's rows live, with the host tenant's
  * settings, so RLS decides what exists: another tenant's key is not found, exactly like a key
  * that was never issued. No SECURITY DEFINER function, no tenant_id in the query to get wrong.
  * It is a separate transaction (one more BEGIN/SELECT/COMMIT per request that presents a key)
@@ -29,8 +29,9 @@ export interface ApiKeyLookupOptions {
  */
 export function createApiKeyLookup(options: ApiKeyLookupOptions): ApiKeyLookup {
   return async (tenant, prefix) => {
+    const route = options.route(tenant);
     const tx = new RequestTransaction(
-      options.pool,
+      route.source,
       {
         tenantId: tenant.id,
         userId: undefined,
@@ -38,7 +39,7 @@ export function createApiKeyLookup(options: ApiKeyLookupOptions): ApiKeyLookup {
         statementTimeoutMs: tenant.statementTimeoutMs,
       },
       options.logger,
-      options.acquireSlot,
+      route.acquireSlot,
       options.onQuery,
     );
     return runInTransaction(tx, (db) => findLiveApiKey(db, prefix));

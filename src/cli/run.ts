@@ -1,10 +1,12 @@
 import { type Command, type LoadProduct, table } from './command.js';
 import dbCheck from './db-check.js';
+import dbHba from './db-hba.js';
 import dbSetup from './db-setup.js';
 import migrate from './migrate.js';
 import schema from './schema.js';
 import start from './start.js';
 import tenantsCheck from './tenants-check.js';
+import tenantsProvision from './tenants-provision.js';
 import token from './token.js';
 import valkeyAcl from './valkey-acl.js';
 
@@ -14,7 +16,9 @@ const COMMANDS: readonly Command[] = [
   migrate,
   dbSetup,
   dbCheck,
+  dbHba,
   tenantsCheck,
+  tenantsProvision,
   token,
   schema,
   valkeyAcl,

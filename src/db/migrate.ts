@@ -19,6 +19,11 @@ export interface MigrateOptions {
   productDir?: string;
   /** @default silentLogger */
   logger?: Logger;
+  /**
+   * A role to `SET ROLE` to after connecting, so what the migrations create is owned by it: a
+   * dedicated tenant's database is migrated by a login that is a member of its NOLOGIN owner.
+   */
+  role?: string;
 }
 
 export const defaultMigrationsDir = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -68,6 +73,7 @@ export async function migrate(
   const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql migrate' });
   await client.connect();
   try {
+    if (options.role) await client.query(`SET ROLE ${pg.escapeIdentifier(options.role)}`);
     await client.query('SELECT pg_advisory_lock($1::bigint)', [LOCK_KEY]);
     // Created under the lock: two concurrent `CREATE ... IF NOT EXISTS` can still collide.
     // Not granted to anyone, so the runtime role cannot read or rewrite the history.

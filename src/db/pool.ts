@@ -54,6 +54,21 @@ function isNamedQuery(config: unknown): config is { name: string } {
   );
 }
 
+/** One connection with the serving pools' settings (for pools of our own: dedicated-pools.ts). */
+export function createServingClient(options: {
+  url: string;
+  applicationName: string;
+  preparedStatements: boolean;
+}): pg.Client {
+  const Client = options.preparedStatements ? pg.Client : UnnamedStatementsClient;
+  return new Client({
+    connectionString: options.url,
+    types: servingTypes,
+    application_name: options.applicationName,
+    connectionTimeoutMillis: 5_000,
+  });
+}
+
 export function createPool(options: PoolOptions): Pool {
   const pool = new pg.Pool({
     ...(!options.preparedStatements && { Client: UnnamedStatementsClient }),

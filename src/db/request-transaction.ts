@@ -14,6 +14,15 @@ export interface TenantSettings {
   readonly statementTimeoutMs: number;
 }
 
+/**
+ * Where a transaction's connection comes from: a pg Pool (the shared tier, the admin pool), or
+ * a dedicated tenant's pools, which pick the read-only or the read-write role by `readOnly`.
+ * (Not `connect`: pg's Pool.connect takes a callback, and would take the flag for one.)
+ */
+export interface ConnectionSource {
+  connectFor(readOnly: boolean): Promise<PoolClient>;
+}
+
 export interface Query {
   /**
    * A name makes pg prepare the statement once per connection and reuse it; pools made with
@@ -46,13 +55,17 @@ export class RequestTransaction {
    */
   #tail: Promise<unknown> = Promise.resolve();
 
+  readonly #source: ConnectionSource;
+
   constructor(
-    private readonly pool: Pool,
+    source: ConnectionSource | Pool,
     private readonly settings: TenantSettings,
     private readonly logger: Logger,
     private readonly acquireSlot?: AcquireSlot,
     private readonly onQuery?: () => void,
-  ) {}
+  ) {
+    this.#source = 'connectFor' in source ? source : { connectFor: () => source.connect() };
+  }
 
   /** True once a connection was borrowed (for tests and metrics). */
   get started(): boolean {
@@ -101,7 +114,7 @@ export class RequestTransaction {
     const release = (await this.acquireSlot?.(this.settings.tenantId)) ?? (() => {});
     let client: PoolClient;
     try {
-      client = await this.pool.connect();
+      client = await this.#source.connectFor(this.#readOnly);
     } catch (error) {
       release();
       // The scheduler leaves a free connection for every slot it grants; a connect that still

@@ -8,7 +8,7 @@ import type { ResponseCache } from '../cache/response-cache.js';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { type Pool, pingDatabase } from '../db/pool.js';
-import type { AcquireSlot } from '../db/scheduler.js';
+import type { Router } from '../db/router.js';
 import type { Logger } from '../observability/logger.js';
 import { type Metrics, servedPublicly } from '../observability/metrics.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
@@ -40,11 +40,12 @@ export interface PipelineDeps {
   readonly metrics: Metrics;
   readonly registry: TenantRegistry;
   readonly graphqlEndpoint: string;
-  /** The runtime pool: readiness pings it, API keys are looked up on it. */
+  /** The runtime pool: readiness pings it. */
   readonly pool: Pool;
   readonly adminEnabled: boolean;
   readonly verifier: TokenVerifier;
-  readonly acquireSlot: AcquireSlot;
+  /** Where each tenant's transactions run: API keys are looked up there. */
+  readonly router: Router;
   /** Every schema served (the product's, the admin host's): compiled execution knows them. */
   readonly schemas: readonly GraphQLSchema[];
   /** A subscription event's context: `base` with a fresh transaction of its own. */
@@ -96,9 +97,8 @@ export function requestPipeline(deps: PipelineDeps): Plugins {
       verifier: deps.verifier,
       tenantClaim: config.jwt.tenantClaim,
       apiKeys: createApiKeyLookup({
-        pool: deps.pool,
+        route: (tenant) => deps.router.request(tenant),
         logger,
-        acquireSlot: deps.acquireSlot,
         onQuery: deps.onQuery,
       }),
       failures: deps.rateLimiter && {

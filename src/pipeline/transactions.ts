@@ -11,9 +11,8 @@ import type { Principal } from '../auth/principal.js';
 import type { StreamGuard, StreamWatch } from '../auth/stream-credentials.js';
 import type { EventBus } from '../cache/events.js';
 import type { Context } from '../context.js';
-import type { Pool } from '../db/pool.js';
 import { RequestTransaction } from '../db/request-transaction.js';
-import type { AcquireSlot } from '../db/scheduler.js';
+import type { TransactionRoute } from '../db/router.js';
 import { AppError, internalError } from '../errors.js';
 import { RequestLoaders } from '../graphql/request-loaders.js';
 import type { Logger } from '../observability/logger.js';
@@ -22,18 +21,14 @@ import { stateOf } from './state.js';
 
 /**
  * A request's transaction, its whole life in one place: made with the request's context
- * (lazy: begun by the first statement, on the runtime pool, or the admin pool for the system
- * host), made writable at execute only for a mutation, committed or rolled back when the
+ * (lazy: begun by the first statement, where db/router.ts says: the runtime pool, the tenant's
+ * own database, or the admin pool for the system host), made writable at execute only for a mutation, committed or rolled back when the
  * operation is done, and for subscriptions replaced by one short transaction per event. The
  * transaction itself (BEGIN with the tenant settings, one statement at a time, COMMIT) is
  * db/request-transaction.ts.
  */
 
 export interface ContextDeps {
-  /** The runtime role's pool (row security applies). */
-  readonly pool: Pool;
-  /** The admin role's pool, for the system host only. */
-  readonly adminPool?: Pool;
   readonly logger: Logger;
   readonly events: EventBus;
   readonly onQuery?: () => void;
@@ -42,16 +37,13 @@ export interface ContextDeps {
 /** A context with a fresh lazy transaction and loaders: one per request, and one per subscription event. */
 export function newContext(
   deps: ContextDeps,
-  acquireSlot: AcquireSlot,
+  route: TransactionRoute,
   tenant: Tenant,
   principal: Principal,
   requestId: string,
 ): Context {
-  // The system host reads every tenant, so it runs on the admin role; the tenancy plugin
-  // answered 503 already if there is no admin pool.
-  const system = tenant.kind === 'system';
   const transaction = new RequestTransaction(
-    system ? deps.adminPool! : deps.pool,
+    route.source,
     {
       tenantId: tenant.id,
       userId: principal.kind === 'ANONYMOUS' ? undefined : principal.subject,
@@ -59,7 +51,7 @@ export function newContext(
       statementTimeoutMs: tenant.statementTimeoutMs,
     },
     deps.logger,
-    acquireSlot,
+    route.acquireSlot,
     deps.onQuery,
   );
   const loaders = new RequestLoaders(transaction);

@@ -19,6 +19,11 @@ export interface RegistryOptions {
    */
   onSwap?: (next: TenantSet, previous: TenantSet | undefined) => Promise<void> | void;
   /**
+   * Checks a valid set against the world before it serves (the tiers: tiers/tiers.ts); any
+   * problem refuses the reload like an invalid file. The caller runs it for the initial set.
+   */
+  check?: (next: TenantSet) => Promise<readonly string[]>;
+  /**
    * Reads and validates the file. Tests inject one to count reads.
    * @default readTenantsFile
    */
@@ -127,6 +132,14 @@ export class TenantRegistry {
       next = TenantSet.from(result.config);
     } catch (error) {
       return this.#reject([`${file}: ${error instanceof Error ? error.message : String(error)}`]);
+    }
+    try {
+      const problems = (await this.#options.check?.(next)) ?? [];
+      if (problems.length > 0) return this.#reject(problems);
+    } catch (error) {
+      return this.#reject([
+        `tenant set check failed: ${error instanceof Error ? error.message : String(error)}`,
+      ]);
     }
 
     const previous = this.#current;

@@ -1,4 +1,4 @@
-import type { Tenant, TenantsConfig } from './tenants-file.js';
+import type { Isolation, Tenant, TenantsConfig } from './tenants-file.js';
 
 /**
  * An immutable snapshot of the tenants file. Every host it answers for is computed once here,
@@ -55,6 +55,11 @@ export interface TenantSetDiff {
   added: number[];
   removed: number[];
   changed: number[];
+  /**
+   * The new isolation of each tenant whose isolation changed, or that was added with a
+   * database of its own (SPEC §10); absent when there is none, as in most reloads.
+   */
+  isolation?: Record<number, Isolation>;
 }
 
 const sameList = <T>(a: readonly T[], b: readonly T[]) =>
@@ -67,6 +72,7 @@ function sameTenant(a: Tenant, b: Tenant): boolean {
     a.name === b.name &&
     a.kind === b.kind &&
     a.disabled === b.disabled &&
+    a.isolation === b.isolation &&
     a.statementTimeoutMs === b.statementTimeoutMs &&
     a.rateLimit.requests === b.rateLimit.requests &&
     a.rateLimit.perSeconds === b.rateLimit.perSeconds &&
@@ -84,6 +90,12 @@ export function diffTenantSets(previous: TenantSet, next: TenantSet): TenantSetD
     else if (!sameTenant(before, tenant)) diff.changed.push(tenant.id);
   }
   for (const tenant of previous.all()) if (!next.byId(tenant.id)) diff.removed.push(tenant.id);
+  for (const tenant of next.all()) {
+    const before = previous.byId(tenant.id)?.isolation ?? 'shared';
+    if (tenant.isolation === before) continue;
+    diff.isolation ??= {};
+    diff.isolation[tenant.id] = tenant.isolation;
+  }
   const ascending = (a: number, b: number) => a - b;
   diff.added.sort(ascending);
   diff.removed.sort(ascending);

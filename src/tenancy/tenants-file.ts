@@ -3,6 +3,9 @@ import { z } from 'zod';
 
 export type TenantKind = 'system' | 'virtual' | 'regular';
 
+/** Where a tenant's rows live (SPEC §10): the shared database, or a database of its own. */
+export type Isolation = 'shared' | 'database';
+
 export interface RateLimit {
   readonly requests: number;
   readonly perSeconds: number;
@@ -19,6 +22,8 @@ export interface Tenant {
   readonly rateLimit: RateLimit;
   /** Tenants a virtual tenant may act on; `[]` for every other kind. */
   readonly grants: readonly number[] | '*';
+  /** Always `shared` for the system and virtual tenants. */
+  readonly isolation: Isolation;
 }
 
 export interface TenantsConfig {
@@ -81,6 +86,7 @@ const tenant = z.strictObject(
     grants: z
       .union([z.literal('*'), z.array(tenantId)], { error: rule('must be "*" or an array of tenant ids') })
       .optional(),
+    isolation: z.enum(['shared', 'database'], { error: rule('must be "shared" or "database"') }).optional(),
   },
   { error: rule('must be an object') },
 );
@@ -172,6 +178,12 @@ function crossCheck(raw: unknown): string[] {
     });
   }
 
+  for (const { at, t } of entries) {
+    if (t.isolation !== undefined && isId(t.id) && tenantKind(t.id) !== 'regular') {
+      problems.push(`${at}.isolation: only regular tenants may have a database of their own`);
+    }
+  }
+
   // An id that failed its own rule may be the one a grant names: do not pile a second problem on it.
   const allIdsValid = entries.every(({ t }) => isId(t.id));
   for (const { at, t } of entries) {
@@ -210,6 +222,7 @@ function build(file: z.infer<typeof tenantsFile>): TenantsConfig {
         statementTimeoutMs: t.statementTimeoutMs ?? defaultTimeout,
         rateLimit: Object.freeze({ ...(t.rateLimit ?? defaultRateLimit) }),
         grants: t.grants === '*' ? '*' : Object.freeze([...(t.grants ?? [])]),
+        isolation: t.isolation ?? 'shared',
       }),
   );
   return Object.freeze({ baseDomain: file.baseDomain, tenants: Object.freeze(tenants) });

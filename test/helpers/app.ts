@@ -7,6 +7,7 @@ import { type App, createApp } from '../../src/app.js';
 import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
+import type { DedicatedPools } from '../../src/db/dedicated-pools.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { learnForeignKeys } from '../../src/db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from '../../src/db/tenants-sync.js';
@@ -15,6 +16,8 @@ import { demoSchema } from '../../src/example/schema.js';
 import { createHttpServer } from '../../src/http/edge.js';
 import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
+import { openTiers } from '../../src/tiers/open.js';
+import type { Tiers } from '../../src/tiers/tiers.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-user-secret-0123456789abcdef';
@@ -51,6 +54,16 @@ export interface TestAppOptions {
    * a cluster). Unset: no cache, no rate limits, in-process events.
    */
   valkeyUrl?: string;
+  /**
+   * Where dedicated tenants' connections go (their host and port). @default the superuser's
+   * (direct): PgBouncer in the `pgbouncer` project knows only the shared roles.
+   */
+  dedicatedBaseUrl?: string;
+  /**
+   * Runs after the database exists and before the server reads the tenants file: provision
+   * dedicated tenants here (test/helpers/tiers.ts), as an operator does before starting.
+   */
+  prepare?: (db: TestDatabase, secretsFile: string) => Promise<void>;
 }
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -79,20 +92,31 @@ export class TestApp {
     readonly config: Config,
     readonly tenantsFile: string,
     private readonly dir: string,
+    readonly tiers: Tiers,
+    /** Dedicated tenants' pools (SPEC §10). */
+    readonly dedicated: DedicatedPools,
     /** The admin role's pool (BYPASSRLS), unless the test cleared DATABASE_ADMIN_URL. */
     readonly adminPool?: Pool,
   ) {}
+
+  /** TENANT_SECRETS_FILE of this app. */
+  get secretsFile(): string {
+    return this.config.tenantSecretsFile;
+  }
 
   static async start(options: TestAppOptions = {}): Promise<TestApp> {
     const db = await createTestDatabase();
     const dir = await mkdtemp(join(tmpdir(), 'tenantql-test-'));
     const tenantsFile = join(dir, 'tenants.json');
+    const secretsFile = join(dir, 'secrets', 'tenants.json');
     await writeFile(tenantsFile, JSON.stringify(options.tenants ?? defaultTenants));
+    await options.prepare?.(db, secretsFile);
     const result = readConfig({
       DATABASE_URL: db.appUrl,
       DATABASE_ADMIN_URL: db.adminUrl,
       DATABASE_OWNER_URL: db.ownerUrl,
       TENANTS_FILE: tenantsFile,
+      TENANT_SECRETS_FILE: secretsFile,
       JWT_SECRET: TEST_JWT_SECRET,
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
       LOG_LEVEL: 'silent',
@@ -123,12 +147,21 @@ export class TestApp {
     // As the server does: through the admin pool, else as the owner; never the runtime role.
     const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl });
     if (!syncTenantsTable) throw new Error(NO_SYNC_ROLE);
+    const { tiers, dedicated } = openTiers({
+      config,
+      adminPool,
+      logger,
+      baseUrl: options.dedicatedBaseUrl ?? db.superuserUrl,
+    });
     const opened = await TenantRegistry.open({
       file: tenantsFile,
       logger,
+      check: (next) => tiers.check(next),
       onSwap: (next) => syncTenantsTable(next),
     });
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
+    const problems = await tiers.check(opened.registry.current);
+    if (problems.length > 0) throw new Error(problems.join('\n'));
     await syncTenantsTable(opened.registry.current);
     await learnForeignKeys(pool);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
@@ -141,6 +174,7 @@ export class TestApp {
       registry: opened.registry,
       pool,
       adminPool,
+      dedicated,
       verifier: createTokenVerifier(config),
       onQuery: () => {
         if (testApp) testApp.queries++;
@@ -152,7 +186,18 @@ export class TestApp {
         events: valkey.events,
       }),
     });
-    testApp = new TestApp(app, db, pool, opened.registry, config, tenantsFile, dir, adminPool);
+    testApp = new TestApp(
+      app,
+      db,
+      pool,
+      opened.registry,
+      config,
+      tenantsFile,
+      dir,
+      tiers,
+      dedicated,
+      adminPool,
+    );
     testApp.valkey = valkey;
     testApp.logger = logger;
     return testApp;
@@ -225,6 +270,7 @@ export class TestApp {
     await this.valkey?.close();
     await this.pool.end();
     await this.adminPool?.end();
+    await this.dedicated.end();
     await this.db.drop();
     await rm(this.dir, { recursive: true, force: true });
   }

@@ -79,9 +79,27 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
             `test database ${name}: ${open} connection(s) still open at drop; close them in afterAll`,
           );
         await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+        await dropDedicated(client, name);
       });
     },
   };
+}
+
+/** The dedicated tenants' databases and roles of `main` (`<main>_t<id>…`, SPEC §10). */
+async function dropDedicated(client: pg.Client, main: string): Promise<void> {
+  const prefix = `${main}_t`;
+  const { rows: databases } = await client.query<{ datname: string }>(
+    'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+    [prefix],
+  );
+  for (const { datname } of databases) {
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`);
+  }
+  const { rows: roles } = await client.query<{ rolname: string }>(
+    'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
+    [prefix],
+  );
+  for (const { rolname } of roles) await client.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(rolname)}`);
 }
 
 /** `url` with the pooler's host and port. */

@@ -124,6 +124,7 @@ describe('migration 004 on existing rows', () => {
     expect(applied).toEqual([
       '005_registry_sync_role.sql',
       '006_product_tables.sql',
+      '007_tenant_isolation.sql',
       'product/001_demo_tables.sql',
     ]);
     expect(await count()).toBe(before);

@@ -252,6 +252,7 @@ describe('parseTenantsFile: the config it returns', () => {
       statementTimeoutMs: 5000,
       rateLimit: { requests: 600, perSeconds: 60 },
       grants: [],
+      isolation: 'shared',
     });
 
     const file = validFile();
@@ -315,5 +316,45 @@ describe('readTenantsFile and tenantKind', () => {
     [100, 'regular'],
   ] as const)('tenantKind(%i) is %s', (id, kind) => {
     expect(tenantKind(id)).toBe(kind);
+  });
+});
+
+describe('parseTenantsFile: isolation (SPEC §10)', () => {
+  const withTenant = (extra: object) => {
+    const file = validFile();
+    (file.tenants as object[]).push({ id: 42, subdomain: 'vault', name: 'Vault', ...extra });
+    return parseTenantsFile(JSON.stringify(file));
+  };
+
+  it('is shared by default, and database when asked for', () => {
+    const shared = withTenant({});
+    const dedicated = withTenant({ isolation: 'database' });
+    if (!shared.ok || !dedicated.ok) throw new Error('expected valid files');
+    expect(shared.config.tenants.find((t) => t.id === 42)?.isolation).toBe('shared');
+    expect(dedicated.config.tenants.find((t) => t.id === 42)?.isolation).toBe('database');
+  });
+
+  it('takes only "shared" or "database"', () => {
+    for (const value of ['Database', 'dedicated', true, 1, null]) {
+      const result = withTenant({ isolation: value });
+      expect(result.ok).toBe(false);
+      if (!result.ok)
+        expect(result.problems).toContain('tenants[4].isolation: must be "shared" or "database"');
+    }
+  });
+
+  it('is an error on the system and virtual tenants, even as "shared"', () => {
+    const file = validFile();
+    const tenants = file.tenants as Record<string, unknown>[];
+    for (const tenant of tenants) if (tenant.id === 1 || tenant.id === 81) tenant.isolation = 'shared';
+    const result = parseTenantsFile(JSON.stringify(file));
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      const at = (id: number) => `tenants[${tenants.findIndex((t) => t.id === id)}].isolation`;
+      expect(result.problems).toEqual([
+        `${at(1)}: only regular tenants may have a database of their own`,
+        `${at(81)}: only regular tenants may have a database of their own`,
+      ]);
+    }
   });
 });

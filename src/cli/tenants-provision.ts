@@ -1,0 +1,94 @@
+import { defineCommand, UsageError } from './command.js';
+
+/**
+ * `tenantql tenants provision ID` (SPEC §10, §11): makes a tenant of the tenants file ready —
+ * its row in the tenants table and, for `"isolation": "database"`, its own database and roles,
+ * with their passwords in TENANT_SECRETS_FILE. Prints what it did, never a password.
+ */
+export default defineCommand({
+  name: 'tenants provision',
+  summary: 'make a tenant of the file ready (its own database and roles for isolation "database")',
+  usage: ['ID [--rotate]'],
+  description: `Makes tenant ID of the tenants file ready. For "isolation": "database": creates the database
+NAME_tID (NAME: the database of DATABASE_URL), migrates it with tenantql's and the product's
+migrations, creates the roles NAME_tID_rw (DML) and NAME_tID_ro (SELECT only), lets only them
+(and the owner role, for migrations) connect, and writes their passwords to TENANT_SECRETS_FILE
+(mode 0600). Then it records the placement, so the server routes the tenant there after the next
+start or reload (kill -HUP). Run again, it keeps the data and the passwords and applies new
+migrations; --rotate gives the roles new passwords (reload the server afterwards).
+`,
+  options: {
+    rotate: { type: 'boolean', help: "new passwords for the tenant's roles" },
+  },
+  positionals: [{ name: 'ID', help: 'the tenant id (required)' }],
+  env: {
+    DATABASE_SUPERUSER_URL: 'a superuser: creates the database and roles',
+    DATABASE_URL: 'the runtime role of the main database (its name is NAME)',
+    TENANTS_FILE: 'the tenants (default ./tenants.json)',
+    TENANT_SECRETS_FILE: 'where the credentials go (default ./.secrets/tenants.json)',
+  },
+  async run({ values, positionals }, env, loadProduct) {
+    const id = positionals[0];
+    if (id === undefined) throw new UsageError('the tenant ID is required');
+    if (!/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError(`'${id}' is not a tenant id`);
+    const superuserUrl = env.DATABASE_SUPERUSER_URL;
+    if (!superuserUrl) throw new UsageError('DATABASE_SUPERUSER_URL is not set');
+    if (!URL.canParse(superuserUrl)) throw new UsageError('DATABASE_SUPERUSER_URL is not a URL');
+    const mainUrl = env.DATABASE_URL ?? env.DATABASE_OWNER_URL;
+    if (!mainUrl) throw new UsageError('DATABASE_URL is not set (it names the main database)');
+    if (!URL.canParse(mainUrl)) throw new UsageError('DATABASE_URL is not a URL');
+
+    const { readTenantsFile } = await import('../tenancy/tenants-file.js');
+    const { databaseOf } = await import('../tiers/names.js');
+    const { provisionTenant, ProvisionRefused } = await import('../tiers/provision.js');
+    const { describeConnectionFailure } = await import('../db/connection-failure.js');
+    const tenantsFile = env.TENANTS_FILE || './tenants.json';
+    const secretsFile = env.TENANT_SECRETS_FILE || './.secrets/tenants.json';
+    const file = await readTenantsFile(tenantsFile);
+    if (!file.ok) {
+      process.stderr.write(`tenantql tenants provision: invalid tenants file ${tenantsFile}:\n`);
+      for (const problem of file.problems) process.stderr.write(`  ${problem}\n`);
+      return 1;
+    }
+    const tenant = file.config.tenants.find((t) => t.id === Number(id) && t.kind === 'regular');
+    if (!tenant) {
+      process.stderr.write(`tenantql tenants provision: no regular tenant ${id} in ${tenantsFile}\n`);
+      return 1;
+    }
+    try {
+      const report = await provisionTenant({
+        superuserUrl,
+        mainDatabase: databaseOf(mainUrl),
+        tenant,
+        virtualTenants: file.config.tenants.filter((t) => t.kind === 'virtual'),
+        productMigrations: (await loadProduct())?.migrations,
+        secretsFile,
+        rotate: values.rotate,
+      });
+      const who = `tenant ${tenant.id} (${tenant.subdomain})`;
+      if (report.isolation === 'shared') {
+        process.stdout.write(`${who}: ready in the shared database\n`);
+        return 0;
+      }
+      const lines = [
+        `${who}: database ${report.database} ${report.created ? 'created' : 'kept'}, ${
+          report.applied.length ? `${report.applied.length} migrations applied` : 'migrations up to date'
+        }`,
+        report.rotated
+          ? `${who}: new passwords for ${report.database}_rw and ${report.database}_ro written to ${secretsFile}`
+          : `${who}: passwords of ${report.database}_rw and ${report.database}_ro kept (--rotate changes them)`,
+        `${who}: placement recorded; reload the server (kill -HUP) to serve it there`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } catch (error) {
+      const line =
+        error instanceof ProvisionRefused
+          ? error.message
+          : (describeConnectionFailure(error, 'DATABASE_SUPERUSER_URL', superuserUrl) ??
+            `failed: ${(error as Error).message}`);
+      process.stderr.write(`tenantql tenants provision: ${line}\n`);
+      return 1;
+    }
+  },
+});

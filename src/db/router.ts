@@ -1,0 +1,71 @@
+import type { Tenant } from '../tenancy/tenants-file.js';
+import type { DedicatedPools } from './dedicated-pools.js';
+import type { Pool } from './pool.js';
+import type { ConnectionSource } from './request-transaction.js';
+import { type AcquireSlot, oneAtATimePerTenant } from './scheduler.js';
+
+/** Where one transaction of a tenant runs: its connections, and its turn at them. */
+export interface TransactionRoute {
+  readonly source: ConnectionSource;
+  readonly acquireSlot: AcquireSlot;
+}
+
+/** The route of a tenant's requests, and of its subscription events (one at a time per tenant). */
+export interface Router {
+  request(tenant: Tenant): TransactionRoute;
+  event(tenant: Tenant): TransactionRoute;
+}
+
+export interface RouterOptions {
+  /** The runtime role's pool: every shared tenant. */
+  pool: Pool;
+  /** Fair turns at `pool` (db/scheduler.ts). */
+  acquireSlot: AcquireSlot;
+  /** The admin role's pool, for the system host only (the tenancy plugin answers 503 without it). */
+  adminPool?: Pool | undefined;
+  /** Tenants with `isolation: database`; unset when no tenant has one. */
+  dedicated?: DedicatedPools | undefined;
+  /** How long a subscription event waits behind the tenant's earlier events. */
+  eventWaitTimeoutMs: number;
+}
+
+/**
+ * The one place that decides which database a tenant's transaction runs in (SPEC §10): the
+ * system host on the admin pool, a dedicated tenant on its own database (`_ro` unless the
+ * transaction may write, `_rw` if it may), every other tenant on the shared runtime pool.
+ * Everything else about the transaction (settings, READ ONLY, RLS) is the same on both tiers.
+ */
+export function createRouter(options: RouterOptions): Router {
+  const { pool, adminPool, dedicated } = options;
+  const sharedSource: ConnectionSource = { connectFor: () => pool.connect() };
+  const shared: TransactionRoute = { source: sharedSource, acquireSlot: options.acquireSlot };
+  const sharedEvent: TransactionRoute = {
+    source: sharedSource,
+    acquireSlot: oneAtATimePerTenant(options.acquireSlot, options.eventWaitTimeoutMs),
+  };
+  const dedicatedSlot = dedicated?.scheduler.acquire;
+  const dedicatedEventSlot = dedicatedSlot && oneAtATimePerTenant(dedicatedSlot, options.eventWaitTimeoutMs);
+
+  function dedicatedRoute(tenant: Tenant, acquireSlot: AcquireSlot | undefined): TransactionRoute {
+    if (!dedicated || !acquireSlot) {
+      // The placement check (tiers/placement.ts) refuses such a tenant set before it serves.
+      throw new Error(`tenant ${tenant.id} has a database of its own, but no dedicated pools are open`);
+    }
+    return {
+      source: { connectFor: (readOnly) => dedicated.connect(tenant.id, readOnly ? 'read' : 'write') },
+      acquireSlot,
+    };
+  }
+
+  const adminSource: ConnectionSource = { connectFor: () => adminPool!.connect() };
+  return {
+    request(tenant) {
+      if (tenant.kind === 'system') return { source: adminSource, acquireSlot: options.acquireSlot };
+      return tenant.isolation === 'database' ? dedicatedRoute(tenant, dedicatedSlot) : shared;
+    },
+    event(tenant) {
+      if (tenant.kind === 'system') return { source: adminSource, acquireSlot: sharedEvent.acquireSlot };
+      return tenant.isolation === 'database' ? dedicatedRoute(tenant, dedicatedEventSlot) : sharedEvent;
+    },
+  };
+}

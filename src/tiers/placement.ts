@@ -1,0 +1,50 @@
+import type { TenantSet } from '../tenancy/tenant-set.js';
+import type { Isolation } from '../tenancy/tenants-file.js';
+import type { TenantSecrets } from './secrets-file.js';
+
+/** Where each tenant's rows are, as the main database's tenants table records it (SPEC §10). */
+export type Placements = ReadonlyMap<number, Isolation>;
+
+/** A client or pool of the main database whose role may read every row of app.tenants. */
+interface Queryable {
+  query<R>(text: string): Promise<{ rows: R[] }>;
+}
+
+export async function readPlacements(db: Queryable): Promise<Placements> {
+  const { rows } = await db.query<{ id: number; isolation: Isolation }>(
+    'SELECT id, isolation FROM app.tenants',
+  );
+  return new Map(rows.map((row) => [row.id, row.isolation]));
+}
+
+/**
+ * What stops a tenant set from serving: a tenant whose file `isolation` is not where its rows
+ * are (switched without `tenants move`, or not provisioned yet: its data would not be there),
+ * or a dedicated tenant without credentials. Each line names the command that fixes it.
+ */
+export function placementProblems(
+  set: TenantSet,
+  placements: Placements,
+  secrets: TenantSecrets,
+  secretsFile: string,
+): string[] {
+  const problems: string[] = [];
+  for (const tenant of set.all()) {
+    const placed = placements.get(tenant.id) ?? 'shared';
+    const who = `tenant ${tenant.id} (${tenant.subdomain})`;
+    if (tenant.isolation === 'database' && placed !== 'database') {
+      problems.push(
+        `${who}: "isolation": "database" in the file, but its rows are in the shared database; run \`tenantql tenants provision ${tenant.id}\` first`,
+      );
+    } else if (tenant.isolation === 'shared' && placed === 'database') {
+      problems.push(
+        `${who}: "isolation": "shared" in the file, but its rows are in a database of its own; run \`tenantql tenants move ${tenant.id} --to shared\`, or keep "isolation": "database"`,
+      );
+    } else if (tenant.isolation === 'database' && !secrets.has(tenant.id)) {
+      problems.push(
+        `${who}: no credentials in ${secretsFile}; run \`tenantql tenants provision ${tenant.id}\` (it keeps the data and writes them)`,
+      );
+    }
+  }
+  return problems;
+}

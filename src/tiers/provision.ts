@@ -1,0 +1,344 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '../db/migrate.js';
+import { connectionUrl, scramSha256Verifier } from '../db/setup.js';
+import { type Logger, silentLogger } from '../observability/logger.js';
+import type { Tenant } from '../tenancy/tenants-file.js';
+import { type DedicatedNames, dedicatedNames } from './names.js';
+import { readSecretsFile, type TenantCredentials, writeSecretsFile } from './secrets-file.js';
+
+export interface ProvisionOptions {
+  /** DATABASE_SUPERUSER_URL: creates the database and roles; never used by the server. */
+  superuserUrl: string;
+  /** The main (shared) database, NAME in `<NAME>_t<ID>`. */
+  mainDatabase: string;
+  /** The tenant, as the tenants file has it. */
+  tenant: Tenant;
+  /** The file's virtual tenants: they act on the tenant, and its audit log names them. */
+  virtualTenants: readonly Tenant[];
+  /** A product's own migrations, applied after tenantql's, as in the main database. */
+  productMigrations?: string | undefined;
+  /** TENANT_SECRETS_FILE. */
+  secretsFile: string;
+  /** New passwords for the tenant's roles even when the secrets file has them. */
+  rotate?: boolean;
+  logger?: Logger;
+}
+
+export interface ProvisionReport {
+  tenantId: number;
+  isolation: Tenant['isolation'];
+  /** Set for a dedicated tenant. */
+  database?: string;
+  /** The database did not exist before this run. */
+  created: boolean;
+  /** New passwords were written to the secrets file. */
+  rotated: boolean;
+  /** Migrations applied to the tenant's database by this run. */
+  applied: string[];
+}
+
+/** A refusal the operator can act on (one line, exit 1). */
+export class ProvisionRefused extends Error {}
+
+/**
+ * Session advisory lock per tenant (key space "tq" + tenant id): two provisions of one tenant
+ * run one after the other, never interleaved.
+ */
+const LOCK_CLASS = 0x7471;
+
+const ident = pg.escapeIdentifier;
+
+/**
+ * `tenantql tenants provision ID` (SPEC §10, §11): makes a tenant of the file ready. Its row in
+ * the main database's tenants table always; for `isolation: database` also its own database,
+ * migrated like the main one, with forced RLS inside, CONNECT for its own roles only, and the
+ * credentials of `_rw` and `_ro` in the secrets file. Idempotent: run again it keeps the data
+ * and the passwords (unless `rotate`), and applies migrations added since.
+ *
+ * The placement flips to `database` last, after the database, the roles and the secrets file
+ * are complete: an interrupted run leaves the tenant where it was, and running it again
+ * finishes the work.
+ */
+export async function provisionTenant(options: ProvisionOptions): Promise<ProvisionReport> {
+  const { tenant } = options;
+  if (tenant.kind !== 'regular' && tenant.isolation === 'database') {
+    throw new ProvisionRefused(`tenant ${tenant.id} is not a regular tenant`);
+  }
+  const main = await connect(connectionUrl(options.superuserUrl, options.mainDatabase));
+  try {
+    await requireSuperuser(main);
+    await main.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, tenant.id]);
+    const placed = await placementOf(main, tenant.id);
+    if (tenant.isolation === 'shared') {
+      if (placed === 'database') {
+        throw new ProvisionRefused(
+          `tenant ${tenant.id} has a database of its own; \`tenantql tenants move ${tenant.id} --to shared\` brings its rows back`,
+        );
+      }
+      await upsertTenantRow(main, tenant, 'shared');
+      return { tenantId: tenant.id, isolation: 'shared', created: false, rotated: false, applied: [] };
+    }
+    if (placed !== 'database') {
+      const tables = await tablesWithRows(main, tenant.id);
+      if (tables.length > 0) {
+        throw new ProvisionRefused(
+          `tenant ${tenant.id} has rows in the shared database (${tables.join(', ')}); \`tenantql tenants move ${tenant.id} --to database\` moves them`,
+        );
+      }
+    }
+    const names = dedicatedNames(options.mainDatabase, tenant.id);
+    const sharedOwner = await databaseOwner(main, options.mainDatabase);
+    const { credentials, rotated } = await provisionRoles(main, names, sharedOwner, options);
+    const created = await provisionDatabase(main, options.superuserUrl, names);
+    const applied = await migrateDedicated(
+      options.superuserUrl,
+      names,
+      options.productMigrations,
+      options.logger,
+    );
+    await fillTenantsTable(options.superuserUrl, names, tenant, options.virtualTenants);
+    if (rotated) {
+      const read = await readSecretsFile(options.secretsFile);
+      if (!read.ok) throw new ProvisionRefused(read.problems.join('; '));
+      await writeSecretsFile(options.secretsFile, new Map([...read.secrets, [tenant.id, credentials]]));
+    }
+    await upsertTenantRow(main, tenant, 'database');
+    return {
+      tenantId: tenant.id,
+      isolation: 'database',
+      database: names.database,
+      created,
+      rotated,
+      applied,
+    };
+  } finally {
+    await main.end(); // ends the session, and with it the advisory lock
+  }
+}
+
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'tenantql tenants provision' });
+  await client.connect();
+  return client;
+}
+
+async function requireSuperuser(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ rolsuper: boolean }>(
+    'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+  );
+  if (!rows[0]?.rolsuper) {
+    throw new ProvisionRefused(
+      'DATABASE_SUPERUSER_URL must connect as a superuser (it creates databases and roles)',
+    );
+  }
+}
+
+async function placementOf(client: pg.Client, tenantId: number): Promise<string | undefined> {
+  const { rows } = await client.query<{ isolation: string }>(
+    'SELECT isolation FROM app.tenants WHERE id = $1',
+    [tenantId],
+  );
+  return rows[0]?.isolation;
+}
+
+/**
+ * The main database's tables that carry `tenant_id` (from the catalog, so a product's tables
+ * count without being named) and hold a row of the tenant. The per-tenant id counters are no
+ * data of the tenant's: only the next id its rows would get.
+ */
+async function tablesWithRows(client: pg.Client, tenantId: number): Promise<string[]> {
+  const { rows: tables } = await client.query<{ name: string }>(`
+    SELECT format('%I.%I', n.nspname, c.relname) AS name
+      FROM pg_class c
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+     WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+       AND c.oid <> 'app.tenant_row_ids'::regclass
+     ORDER BY 1`);
+  const found: string[] = [];
+  for (const { name } of tables) {
+    // The name comes from the catalog, quoted by format('%I'); the superuser sees every row.
+    const { rowCount } = await client.query(`SELECT 1 FROM ${name} WHERE tenant_id = $1 LIMIT 1`, [tenantId]);
+    if (rowCount) found.push(name);
+  }
+  return found;
+}
+
+async function databaseOwner(client: pg.Client, database: string): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>(
+    'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1',
+    [database],
+  );
+  if (!rows[0])
+    throw new ProvisionRefused(`database ${database} does not exist (tenantql db setup creates it)`);
+  return rows[0].owner;
+}
+
+async function roleExists(client: pg.Client, name: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+  return rowCount === 1;
+}
+
+// Like the main database's runtime role: nothing but LOGIN, and row security applies.
+const LOGIN_ATTRIBUTES = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT';
+const GROUP_ATTRIBUTES = 'NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+
+/**
+ * The NOLOGIN groups the migrations grant to (`<db>_owner`, `_app`, `_admin`) and the one that
+ * may connect (`_connect`), and the two login roles: `_rw` in `_app` (DML), `_ro` in `_admin`
+ * (SELECT). The shared owner joins `_owner` and `_connect`, so `tenantql migrate` can upgrade
+ * the database later. Passwords change only for a new role, a missing secret, or `rotate`.
+ */
+async function provisionRoles(
+  client: pg.Client,
+  names: DedicatedNames,
+  sharedOwner: string,
+  options: ProvisionOptions,
+): Promise<{ credentials: TenantCredentials; rotated: boolean }> {
+  for (const group of [names.owner, names.app, names.admin, names.connect]) {
+    const verb = (await roleExists(client, group)) ? 'ALTER' : 'CREATE';
+    await client.query(`${verb} ROLE ${ident(group)} WITH ${GROUP_ATTRIBUTES}`);
+  }
+  const secrets = await readSecretsFile(options.secretsFile);
+  if (!secrets.ok) throw new ProvisionRefused(secrets.problems.join('; '));
+  const known = secrets.secrets.get(options.tenant.id);
+  let rotated = false;
+  const login = async (name: string, knownSecret: { user: string; password: string } | undefined) => {
+    const exists = await roleExists(client, name);
+    const keep = exists && !options.rotate && knownSecret?.user === name;
+    const password = keep ? knownSecret!.password : randomBytes(24).toString('base64url');
+    if (!keep) rotated = true;
+    // A SCRAM verifier, not the password, reaches the server (and so its logs).
+    const secret = keep ? '' : ` PASSWORD ${pg.escapeLiteral(scramSha256Verifier(password))}`;
+    await client.query(
+      `${exists ? 'ALTER' : 'CREATE'} ROLE ${ident(name)} WITH ${LOGIN_ATTRIBUTES}${secret}`,
+    );
+    // A backstop for a transaction that never ends, as for the shared runtime role.
+    await client.query(`ALTER ROLE ${ident(name)} SET idle_in_transaction_session_timeout = '60s'`);
+    await revokeMemberships(client, name);
+    return { user: name, password };
+  };
+  const rw = await login(names.rw, known?.rw);
+  const ro = await login(names.ro, known?.ro);
+  await client.query(`GRANT ${ident(names.app)}, ${ident(names.connect)} TO ${ident(names.rw)}`);
+  await client.query(`GRANT ${ident(names.admin)}, ${ident(names.connect)} TO ${ident(names.ro)}`);
+  await client.query(`GRANT ${ident(names.owner)}, ${ident(names.connect)} TO ${ident(sharedOwner)}`);
+  return { credentials: { database: names.database, rw, ro }, rotated };
+}
+
+/** Memberships other than the ones granted here would widen what the role reaches. */
+async function revokeMemberships(client: pg.Client, member: string): Promise<void> {
+  const { rows } = await client.query<{ role: string; grantor: string }>(
+    `SELECT r.rolname AS role, g.rolname AS grantor
+       FROM pg_auth_members m
+       JOIN pg_roles r ON r.oid = m.roleid
+       JOIN pg_roles g ON g.oid = m.grantor
+      WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
+    [member],
+  );
+  for (const { role, grantor } of rows) {
+    await client.query(`REVOKE ${ident(role)} FROM ${ident(member)} GRANTED BY ${ident(grantor)}`);
+  }
+}
+
+/** The database, owned by its NOLOGIN owner; CONNECT for `_connect` only. True if it is new. */
+async function provisionDatabase(
+  client: pg.Client,
+  superuserUrl: string,
+  names: DedicatedNames,
+): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [names.database]);
+  const created = rowCount === 0;
+  const db = ident(names.database);
+  if (created) await client.query(`CREATE DATABASE ${db} OWNER ${ident(names.owner)} TEMPLATE template0`);
+  else await client.query(`ALTER DATABASE ${db} OWNER TO ${ident(names.owner)}`);
+  // PUBLIC has CONNECT and TEMP on a new database: neither the shared runtime role nor any other
+  // tenant's roles may reach this one.
+  await client.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+  await client.query(`GRANT CONNECT ON DATABASE ${db} TO ${ident(names.connect)}`);
+  const inside = await connect(connectionUrl(superuserUrl, names.database));
+  try {
+    await inside.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+    await inside.query(`CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION ${ident(names.owner)}`);
+    await inside.query(`ALTER SCHEMA app OWNER TO ${ident(names.owner)}`);
+  } finally {
+    await inside.end();
+  }
+  return created;
+}
+
+/**
+ * tenantql's migrations and the product's, as the tenant database's owner, so it owns what
+ * they create; then what differs from the main database: the SELECT group (`_ro`'s) may not
+ * execute app.sync_tenants, which the migrations grant to every admin group.
+ */
+export async function migrateDedicated(
+  superuserUrl: string,
+  names: DedicatedNames,
+  productMigrations: string | undefined,
+  logger: Logger = silentLogger,
+): Promise<string[]> {
+  const { applied } = await migrate(connectionUrl(superuserUrl, names.database), {
+    productDir: productMigrations,
+    role: names.owner,
+    logger,
+  });
+  const client = await connect(connectionUrl(superuserUrl, names.database));
+  try {
+    await client.query(`REVOKE EXECUTE ON FUNCTION app.sync_tenants(jsonb) FROM ${ident(names.admin)}`);
+  } finally {
+    await client.end();
+  }
+  return applied;
+}
+
+/**
+ * The tenants table inside: the tenant's own row, and one for every possible virtual tenant
+ * (ids 80 to 99), which the audit log's foreign key names when a peer server acts on the
+ * tenant. Nothing of any other regular tenant is written here.
+ */
+async function fillTenantsTable(
+  superuserUrl: string,
+  names: DedicatedNames,
+  tenant: Tenant,
+  virtualTenants: readonly Tenant[],
+): Promise<void> {
+  const rows = [
+    {
+      id: tenant.id,
+      subdomain: tenant.subdomain,
+      name: tenant.name,
+      kind: 'regular',
+      disabled: tenant.disabled,
+    },
+  ];
+  for (let id = 80; id <= 99; id++) {
+    const known = virtualTenants.find((v) => v.id === id);
+    rows.push({
+      id,
+      subdomain: known?.subdomain ?? `virtual-${id}`,
+      name: known?.name ?? `Virtual tenant ${id}`,
+      kind: 'virtual',
+      disabled: known?.disabled ?? false,
+    });
+  }
+  const client = await connect(connectionUrl(superuserUrl, names.database));
+  try {
+    await client.query('SELECT app.sync_tenants($1::jsonb)', [JSON.stringify(rows)]);
+    await client.query("UPDATE app.tenants SET isolation = 'database' WHERE id = $1", [tenant.id]);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The main database's row: inserted if missing, its placement set (as the fact, SPEC §10). */
+async function upsertTenantRow(client: pg.Client, tenant: Tenant, isolation: 'shared' | 'database') {
+  await client.query(
+    `INSERT INTO app.tenants (id, subdomain, name, kind, disabled, isolation)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET isolation = excluded.isolation,
+       updated_at = CASE WHEN app.tenants.isolation = excluded.isolation THEN app.tenants.updated_at ELSE now() END`,
+    [tenant.id, tenant.subdomain, tenant.name, tenant.kind, tenant.disabled, isolation],
+  );
+}

@@ -1,0 +1,94 @@
+import pg from 'pg';
+import { inject } from 'vitest';
+import { connectionUrl } from '../../src/db/setup.js';
+import { demoMigrationsDir } from '../../src/example/migrations.js';
+import { parseTenantsFile, type Tenant } from '../../src/tenancy/tenants-file.js';
+import { dedicatedNames } from '../../src/tiers/names.js';
+import { type ProvisionReport, provisionTenant } from '../../src/tiers/provision.js';
+import { readSecretsFile, type TenantCredentials } from '../../src/tiers/secrets-file.js';
+import type { TestDatabase } from './db.js';
+
+/** The tenants of a tenants-file object, parsed as the server parses them. */
+export function tenantsOf(file: object): Tenant[] {
+  const parsed = parseTenantsFile(JSON.stringify(file));
+  if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+  return [...parsed.config.tenants];
+}
+
+/**
+ * `tenantql tenants provision ID` for every tenant of `file` with `isolation: database`, on the
+ * test's database, with the demo's migrations: what an operator runs before starting the
+ * server. The databases are dropped with the test database (test/helpers/db.ts).
+ */
+export async function provisionDedicated(
+  db: TestDatabase,
+  secretsFile: string,
+  file: object,
+  options: { rotate?: boolean; only?: number[] } = {},
+): Promise<ProvisionReport[]> {
+  const tenants = tenantsOf(file);
+  const virtualTenants = tenants.filter((t) => t.kind === 'virtual');
+  const reports: ProvisionReport[] = [];
+  for (const tenant of tenants) {
+    if (tenant.isolation !== 'database' || (options.only && !options.only.includes(tenant.id))) continue;
+    reports.push(
+      await provisionTenant({
+        superuserUrl: inject('superuserUrl'),
+        mainDatabase: db.name,
+        tenant,
+        virtualTenants,
+        productMigrations: demoMigrationsDir,
+        secretsFile,
+        rotate: options.rotate,
+      }),
+    );
+  }
+  return reports;
+}
+
+/** A superuser connection to a dedicated tenant's database (bypasses RLS: sees every row). */
+export async function asSuperuserIn<T>(
+  db: TestDatabase,
+  tenantId: number,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({
+    connectionString: connectionUrl(inject('superuserUrl'), dedicatedNames(db.name, tenantId).database),
+    application_name: 'tenantql test',
+  });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The credentials provision wrote for `tenantId`. */
+export async function credentialsOf(secretsFile: string, tenantId: number): Promise<TenantCredentials> {
+  const read = await readSecretsFile(secretsFile);
+  if (!read.ok) throw new Error(read.problems.join('\n'));
+  const found = read.secrets.get(tenantId);
+  if (!found) throw new Error(`no credentials for tenant ${tenantId} in ${secretsFile}`);
+  return found;
+}
+
+/** Tries to connect as `user` to `database`; the error code on failure, or 'ok'. */
+export async function tryConnect(
+  user: { user: string; password: string },
+  database: string,
+): Promise<string> {
+  const client = new pg.Client({
+    connectionString: connectionUrl(inject('superuserUrl'), database, user.user, user.password),
+    application_name: 'tenantql test',
+  });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return 'ok';
+  } catch (error) {
+    return (error as { code?: string }).code ?? (error as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
