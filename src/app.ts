@@ -9,6 +9,7 @@ import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import type { DedicatedPools } from './db/dedicated-pools.js';
+import { RequestTransaction } from './db/request-transaction.js';
 import { type Pool, poolUsage } from './db/pool.js';
 import { createRouter } from './db/router.js';
 import { type AcquireSlot, createPoolScheduler } from './db/scheduler.js';
@@ -21,6 +22,7 @@ import { requestPipeline } from './pipeline/index.js';
 import { stateOf } from './pipeline/state.js';
 import { newContext, requestContext } from './pipeline/transactions.js';
 import type { TenantRegistry } from './tenancy/registry.js';
+import type { Isolation } from './tenancy/tenants-file.js';
 
 export interface AppDeps {
   /** The schema of tenant hosts: the product's (see product.ts). */
@@ -36,6 +38,8 @@ export interface AppDeps {
   adminPool?: Pool;
   /** The pools of tenants with a database of their own (SPEC §10); unset: every tenant is shared. */
   dedicated?: DedicatedPools;
+  /** Where a tenant's rows are, as the database records it (tiers/tiers.ts). @default the tenants file's word */
+  isolationOf?: (tenantId: number) => Isolation;
   verifier: TokenVerifier;
   /** Shares the runtime pool between tenants; see db/scheduler.ts. @default a fair scheduler from config */
   acquireSlot?: AcquireSlot;
@@ -95,6 +99,8 @@ export function createApp(deps: AppDeps): App {
     deps.streams ?? new StreamCredentials({ tenants: () => deps.registry.current, events, logger });
   deps.registry.onReload(() => streams.recheck());
   const adminSchema = deps.adminSchema ?? defaultAdminSchema();
+  const isolationOf =
+    deps.isolationOf ?? ((tenantId: number) => deps.registry.current.byId(tenantId)?.isolation ?? 'shared');
   const contextDeps = { logger, events, onQuery: deps.onQuery };
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
@@ -116,7 +122,21 @@ export function createApp(deps: AppDeps): App {
       const context = requestContext(request, (tenant, principal, requestId) =>
         newContext(contextDeps, router.request(tenant), tenant, principal, requestId),
       );
-      return context.tenant.kind === 'system' ? toAdminContext(context, () => deps.registry.status) : context;
+      if (context.tenant.kind !== 'system') return context;
+      return toAdminContext(context, {
+        reloadStatus: () => deps.registry.status,
+        isolationOf,
+        openTenantDb: (tenantId) => {
+          const route = router.dedicatedRead(tenantId);
+          const settings = {
+            tenantId,
+            userId: context.principal.kind === 'ANONYMOUS' ? undefined : context.principal.subject,
+            actorTenantId: undefined,
+            statementTimeoutMs: context.tenant.statementTimeoutMs,
+          };
+          return new RequestTransaction(route.source, settings, logger, route.acquireSlot, deps.onQuery);
+        },
+      });
     },
     plugins: requestPipeline({
       config,

@@ -28,8 +28,10 @@ export { registerUniqueMessage } from './db/sql-errors.js';
 export { AppError, badUserInput, forbidden, notFound } from './errors.js';
 export {
   type AdminContext,
+  type AdminDb,
   adminBuilder,
   adminConnectionOf,
+  readAcrossTiers,
   TenantSummary,
 } from './graphql/admin/index.js';
 export {

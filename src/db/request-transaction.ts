@@ -48,6 +48,8 @@ export class RequestTransaction {
   /** The first failure; PostgreSQL has aborted the transaction, so later statements repeat it. */
   #failure: unknown;
   readonly #afterCommit: (() => void | Promise<void>)[] = [];
+  /** Transactions of the same request in other databases (the admin host's reads of dedicated tenants). */
+  readonly #adopted: RequestTransaction[] = [];
   /**
    * The last statement queued. A connection runs one statement at a time, and resolvers run in
    * parallel: they wait here in order, instead of piling onto pg's deprecated internal queue
@@ -76,6 +78,11 @@ export class RequestTransaction {
   allowWrites(): void {
     if (this.#client) throw new Error('allowWrites() after the transaction began');
     this.#readOnly = false;
+  }
+
+  /** Ends `other` with this transaction, whichever way it ends. */
+  adopt(other: RequestTransaction): void {
+    this.#adopted.push(other);
   }
 
   /** Runs `callback` once the transaction has committed (events, cache invalidation); never on rollback. */
@@ -150,6 +157,7 @@ export class RequestTransaction {
   async finish(commit: boolean): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
+    for (const other of this.#adopted) await other.finish(false).catch(() => {});
     if (!this.#client) return;
     await this.#tail;
     let client: PoolClient;

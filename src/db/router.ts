@@ -14,6 +14,8 @@ export interface TransactionRoute {
 export interface Router {
   request(tenant: Tenant): TransactionRoute;
   event(tenant: Tenant): TransactionRoute;
+  /** A dedicated tenant's own database, read-only (the admin host's counts, SPEC §10). */
+  dedicatedRead(tenantId: number): TransactionRoute;
 }
 
 export interface RouterOptions {
@@ -46,13 +48,13 @@ export function createRouter(options: RouterOptions): Router {
   const dedicatedSlot = dedicated?.scheduler.acquire;
   const dedicatedEventSlot = dedicatedSlot && oneAtATimePerTenant(dedicatedSlot, options.eventWaitTimeoutMs);
 
-  function dedicatedRoute(tenant: Tenant, acquireSlot: AcquireSlot | undefined): TransactionRoute {
+  function dedicatedRoute(tenantId: number, acquireSlot: AcquireSlot | undefined): TransactionRoute {
     if (!dedicated || !acquireSlot) {
       // The placement check (tiers/placement.ts) refuses such a tenant set before it serves.
-      throw new Error(`tenant ${tenant.id} has a database of its own, but no dedicated pools are open`);
+      throw new Error(`tenant ${tenantId} has a database of its own, but no dedicated pools are open`);
     }
     return {
-      source: { connectFor: (readOnly) => dedicated.connect(tenant.id, readOnly ? 'read' : 'write') },
+      source: { connectFor: (readOnly) => dedicated.connect(tenantId, readOnly ? 'read' : 'write') },
       acquireSlot,
     };
   }
@@ -61,11 +63,12 @@ export function createRouter(options: RouterOptions): Router {
   return {
     request(tenant) {
       if (tenant.kind === 'system') return { source: adminSource, acquireSlot: options.acquireSlot };
-      return tenant.isolation === 'database' ? dedicatedRoute(tenant, dedicatedSlot) : shared;
+      return tenant.isolation === 'database' ? dedicatedRoute(tenant.id, dedicatedSlot) : shared;
     },
     event(tenant) {
       if (tenant.kind === 'system') return { source: adminSource, acquireSlot: sharedEvent.acquireSlot };
-      return tenant.isolation === 'database' ? dedicatedRoute(tenant, dedicatedEventSlot) : sharedEvent;
+      return tenant.isolation === 'database' ? dedicatedRoute(tenant.id, dedicatedEventSlot) : sharedEvent;
     },
+    dedicatedRead: (tenantId) => dedicatedRoute(tenantId, dedicatedSlot),
   };
 }

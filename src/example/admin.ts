@@ -6,6 +6,7 @@ import {
   encodeGlobalId,
   type Page,
   pageFrom,
+  readAcrossTiers,
   TenantSummary,
   toConnection,
 } from '../index.js';
@@ -18,13 +19,15 @@ import {
 
 // What the system host shows of the demo: each tenant's member, project and task counts and
 // its projects. Loaders batch over tenants, so `tenants { memberCount projects { … } }` costs
-// one statement per field, not one per tenant.
+// one statement per field for the shared tenants, plus one per dedicated tenant, read in its
+// own database (readAcrossTiers).
 
 const rowCount = defineLoaderFamily(
   (table: CountedTable) => table,
   (db, table) =>
     new DataLoader<number, number>(async (ids) => {
-      const counts = new Map((await countByTenant(db, table, ids)).map((r) => [r.tenant_id, r.n]));
+      const rows = await readAcrossTiers(db, ids, (tierDb, tierIds) => countByTenant(tierDb, table, tierIds));
+      const counts = new Map(rows.map((r) => [r.tenant_id, r.n]));
       return ids.map((id) => counts.get(id) ?? 0);
     }),
 );
@@ -33,7 +36,9 @@ const projectPage = defineLoaderFamily(
   (page: Page) => `${page.afterId}|${page.limit}`,
   (db, page) =>
     new DataLoader<number, TenantProjectRow[]>(async (ids) => {
-      const rows = await projectPagesByTenant(db, ids, page);
+      const rows = await readAcrossTiers(db, ids, (tierDb, tierIds) =>
+        projectPagesByTenant(tierDb, tierIds, page),
+      );
       return ids.map((id) => rows.filter((row) => row.tenant_id === id));
     }),
 );

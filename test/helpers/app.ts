@@ -175,6 +175,7 @@ export class TestApp {
       pool,
       adminPool,
       dedicated,
+      isolationOf: (tenantId) => tiers.isolationOf(tenantId),
       verifier: createTokenVerifier(config),
       onQuery: () => {
         if (testApp) testApp.queries++;

@@ -129,6 +129,26 @@ describe('a dedicated tenant', () => {
   });
 });
 
+describe('the admin host', () => {
+  it('shows where each tenant lives, and counts a dedicated tenant in its own database', async () => {
+    const res = await t.gql(
+      'admin.localhost',
+      '{ tenants { id isolation projectCount projects(first: 5) { totalCount edges { node { name tenantId } } } } }',
+      { token: await t.token(1, 'root') },
+    );
+    expect(res.body.errors).toBeUndefined();
+    const byId = new Map(res.body.data?.tenants.map((row: { id: number }) => [row.id, row]));
+    expect(byId.get(2)).toMatchObject({ isolation: 'SHARED', projectCount: 1 });
+    // Tenant 5's project is in its own database only; the admin pool cannot even connect there.
+    expect(byId.get(5)).toMatchObject({
+      isolation: 'DATABASE',
+      projectCount: 1,
+      projects: { totalCount: 1, edges: [{ node: { name: 'Ledger', tenantId: 5 } }] },
+    });
+    expect(byId.get(4)).toMatchObject({ isolation: 'SHARED', projectCount: 0 });
+  });
+});
+
 describe('placement', () => {
   it('a server whose file names a dedicated tenant that was never provisioned does not start', async () => {
     const failed = await TestApp.start({ tenants }).then(

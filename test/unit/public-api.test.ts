@@ -27,6 +27,7 @@ describe('the public API (package.json exports -> src/index.ts)', () => {
       'notFound',
       'optionalText',
       'pageFrom',
+      'readAcrossTiers',
       'registerNodeType',
       'registerUniqueMessage',
       'requiredText',

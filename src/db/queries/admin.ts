@@ -12,9 +12,11 @@ export interface TenantRow {
   kind: 'system' | 'virtual' | 'regular';
   disabled: boolean;
   removed: boolean;
+  /** Where its rows are (SPEC §10). */
+  isolation: 'shared' | 'database';
 }
 
-const TENANT_COLUMNS = 'id, subdomain, name, kind, disabled, removed_at IS NOT NULL AS removed';
+const TENANT_COLUMNS = 'id, subdomain, name, kind, disabled, removed_at IS NOT NULL AS removed, isolation';
 
 export function listTenants(db: Db): Promise<TenantRow[]> {
   return db.query<TenantRow>({

@@ -6,7 +6,7 @@ import './types/audit-log.js';
 
 export { adminBuilder } from './builder.js';
 export { adminConnectionOf } from './connection.js';
-export type { AdminContext } from './context.js';
+export { type AdminContext, type AdminDb, readAcrossTiers } from './context.js';
 export { TenantSummary } from './types/tenant-summary.js';
 
 let built: GraphQLSchema | undefined;

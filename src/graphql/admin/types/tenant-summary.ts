@@ -9,6 +9,14 @@ const TenantKind = adminBuilder.enumType('TenantKind', {
   } as const,
 });
 
+const TenantIsolation = adminBuilder.enumType('TenantIsolation', {
+  description: 'Where a tenant\'s rows live: the shared database under row security, or a database of its own.',
+  values: {
+    SHARED: { value: 'shared' },
+    DATABASE: { value: 'database' },
+  } as const,
+});
+
 /**
  * A tenant as the database knows it. A product adds what it counts or lists per tenant with
  * `adminBuilder.objectFields(TenantSummary, …)` (the demo: its members, projects and tasks).
@@ -24,6 +32,11 @@ TenantSummary.implement({
     kind: t.field({ type: TenantKind, resolve: (row) => row.kind }),
     disabled: t.exposeBoolean('disabled'),
     removed: t.exposeBoolean('removed', { description: 'No longer in the tenants file; its data is kept.' }),
+    isolation: t.field({
+      type: TenantIsolation,
+      description: 'Where its rows actually are (set by `tenantql tenants provision`), not what the file asks for.',
+      resolve: (row) => row.isolation,
+    }),
   }),
 });
 
