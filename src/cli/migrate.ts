@@ -6,7 +6,8 @@ export default defineCommand({
   summary: "apply tenantql's and the product's migrations as DATABASE_OWNER_URL",
   usage: [''],
   description: `Applies the migrations not applied yet, as the owner role, in order: tenantql's own, then the
-product's (createTenantQL({ migrations })).
+product's (createTenantQL({ migrations })); then the same to every dedicated tenant's database
+(isolation "database"), as that database's owner.
 `,
   env: { DATABASE_OWNER_URL: 'the owner role (tenantql db setup prints it)' },
   async run(_args, env, loadProduct) {
@@ -14,12 +15,18 @@ product's (createTenantQL({ migrations })).
     if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set (tenantql db setup prints it)');
     if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
     const { migrate } = await import('../db/migrate.js');
+    const { migrateDedicatedTenants } = await import('../tiers/provision.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {
-      const { applied } = await migrate(ownerUrl, { productDir: (await loadProduct())?.migrations });
+      const productDir = (await loadProduct())?.migrations;
+      const { applied } = await migrate(ownerUrl, { productDir });
       process.stdout.write(
         applied.length ? applied.map((name) => `applied ${name}\n`).join('') : 'up to date\n',
       );
+      for (const tenant of await migrateDedicatedTenants(ownerUrl, productDir)) {
+        const done = tenant.applied.map((name) => `tenant ${tenant.tenantId}: applied ${name}\n`).join('');
+        process.stdout.write(done || `tenant ${tenant.tenantId} (${tenant.database}): up to date\n`);
+      }
       return 0;
     } catch (error) {
       const line =

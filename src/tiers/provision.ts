@@ -4,7 +4,8 @@ import { migrate } from '../db/migrate.js';
 import { connectionUrl, scramSha256Verifier } from '../db/setup.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
-import { type DedicatedNames, dedicatedNames } from './names.js';
+import { type DedicatedNames, databaseOf, dedicatedNames } from './names.js';
+import { type Placements, readPlacements } from './placement.js';
 import { readSecretsFile, type TenantCredentials, writeSecretsFile } from './secrets-file.js';
 
 export interface ProvisionOptions {
@@ -271,21 +272,21 @@ async function provisionDatabase(
 /**
  * tenantql's migrations and the product's, as the tenant database's owner, so it owns what
  * they create; then what differs from the main database: the SELECT group (`_ro`'s) may not
- * execute app.sync_tenants, which the migrations grant to every admin group.
+ * execute app.sync_tenants, which the migrations grant to every admin group. `loginUrl` is any
+ * login that may `SET ROLE` to the owner: the superuser at provision, the shared owner role
+ * (`tenantql migrate`, DATABASE_OWNER_URL) afterwards.
  */
 export async function migrateDedicated(
-  superuserUrl: string,
+  loginUrl: string,
   names: DedicatedNames,
   productMigrations: string | undefined,
   logger: Logger = silentLogger,
 ): Promise<string[]> {
-  const { applied } = await migrate(connectionUrl(superuserUrl, names.database), {
-    productDir: productMigrations,
-    role: names.owner,
-    logger,
-  });
-  const client = await connect(connectionUrl(superuserUrl, names.database));
+  const url = connectionUrl(loginUrl, names.database);
+  const { applied } = await migrate(url, { productDir: productMigrations, role: names.owner, logger });
+  const client = await connect(url);
   try {
+    await client.query(`SET ROLE ${ident(names.owner)}`);
     await client.query(`REVOKE EXECUTE ON FUNCTION app.sync_tenants(jsonb) FROM ${ident(names.admin)}`);
   } finally {
     await client.end();
@@ -341,4 +342,30 @@ async function upsertTenantRow(client: pg.Client, tenant: Tenant, isolation: 'sh
        updated_at = CASE WHEN app.tenants.isolation = excluded.isolation THEN app.tenants.updated_at ELSE now() END`,
     [tenant.id, tenant.subdomain, tenant.name, tenant.kind, tenant.disabled, isolation],
   );
+}
+
+/**
+ * `tenantql migrate` after the main database: every database the tenants table places a
+ * tenant in gets the same migrations, as the shared owner (a member of each `<db>_owner`).
+ */
+export async function migrateDedicatedTenants(
+  ownerUrl: string,
+  productMigrations: string | undefined,
+  logger: Logger = silentLogger,
+): Promise<{ tenantId: number; database: string; applied: string[] }[]> {
+  const main = await connect(ownerUrl);
+  let placements: Placements;
+  try {
+    placements = await readPlacements(main);
+  } finally {
+    await main.end();
+  }
+  const results = [];
+  for (const [tenantId, isolation] of [...placements].sort(([a], [b]) => a - b)) {
+    if (isolation !== 'database') continue;
+    const names = dedicatedNames(databaseOf(ownerUrl), tenantId);
+    const applied = await migrateDedicated(ownerUrl, names, productMigrations, logger);
+    results.push({ tenantId, database: names.database, applied });
+  }
+  return results;
 }

@@ -48,7 +48,7 @@ export async function provisionDedicated(
 
 /** A superuser connection to a dedicated tenant's database (bypasses RLS: sees every row). */
 export async function asSuperuserIn<T>(
-  db: TestDatabase,
+  db: Pick<TestDatabase, 'name'>,
   tenantId: number,
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
