@@ -4,6 +4,7 @@ import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import type { GraphQLResponse, TestApp } from './app.js';
 import { withClient } from './db.js';
 import type { OpenSubscription, TaskEvent } from './isolation-events.js';
+import { superuserUrlOf } from './tiers.js';
 
 /**
  * The tiny in-memory model behind isolation-property.test.ts, the real side it drives, and
@@ -157,9 +158,12 @@ export function expectLikeMissing(res: GraphQLResponse, control: GraphQLResponse
 
 /** Empties the tenant tables and seeds one marker project, member and task per tenant. */
 export async function resetDatabase(t: TestApp, model: Model): Promise<void> {
-  await withClient(t.db.superuserUrl, async (c) => {
-    await c.query('TRUNCATE app.tasks, app.projects, app.members');
-    for (const tenant of TENANTS) {
+  // Each tenant's rows where they live: the shared database, or a dedicated tenant's own.
+  const databases = new Set(TENANTS.map((tenant) => superuserUrlOf(t, tenant)));
+  for (const url of databases)
+    await withClient(url, (c) => c.query('TRUNCATE app.tasks, app.projects, app.members'));
+  for (const tenant of TENANTS) {
+    await withClient(superuserUrlOf(t, tenant), async (c) => {
       const m = marker(tenant);
       const { rows } = await c.query<{ p: string; m: string; t: string }>(
         `WITH p AS (INSERT INTO app.projects (tenant_id, name) VALUES ($1, $2) RETURNING id),
@@ -180,6 +184,6 @@ export async function resetDatabase(t: TestApp, model: Model): Promise<void> {
       state.members.set(mem, `seed${m}@example.test`);
       state.tasks.set(task, { title: `seed task ${m}`, projectId: p, assigneeId: mem, status: 'TODO' });
       for (const id of [p, mem, task]) remember(model, tenant, id);
-    }
-  });
+    });
+  }
 }

@@ -92,3 +92,18 @@ export async function tryConnect(
     await client.end().catch(() => {});
   }
 }
+
+/**
+ * A superuser URL of the database where `tenantId`'s rows are: the test database, or the
+ * tenant's own when the app's tenant set gives it one.
+ */
+export function superuserUrlOf(
+  t: {
+    db: Pick<TestDatabase, 'name' | 'superuserUrl'>;
+    registry: { current: { byId(id: number): Tenant | undefined } };
+  },
+  tenantId: number,
+): string {
+  if (t.registry.current.byId(tenantId)?.isolation !== 'database') return t.db.superuserUrl;
+  return connectionUrl(inject('superuserUrl'), dedicatedNames(t.db.name, tenantId).database);
+}

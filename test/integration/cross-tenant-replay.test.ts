@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoSchema as tenantSchema } from '../../src/example/schema.js';
 import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
-import { type GraphQLResponse, TestApp } from '../helpers/app.js';
+import { defaultTenants, type GraphQLResponse, TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import {
   buildVariables,
@@ -12,10 +12,11 @@ import {
   type RootField,
   rootFields,
 } from '../helpers/schema-operations.js';
+import { provisionDedicated, superuserUrlOf } from '../helpers/tiers.js';
 
 /**
  * Every Query and Mutation field that takes an ID (directly or inside an input), generated from
- * the schema: tenant B calls it with each of tenant A's real ids. Queries answer like a missing
+ * the schema: tenant B (in a database of its own) calls it with each of tenant A's (shared) real ids. Queries answer like a missing
  * id, mutations fail with NOT_FOUND like a missing id, and neither tenant's rows change.
  * A field added later is covered without editing this file; an ID argument this file cannot
  * build an operation for fails the test instead of being skipped.
@@ -129,7 +130,7 @@ async function learnTypes(root: RootField, paths: IdPath[]): Promise<Map<string,
 
 /** Every row of every tenant table for one tenant, as the superuser sees it. */
 async function snapshot(tenantId: number): Promise<string> {
-  return withClient(t.db.superuserUrl, async (c) => {
+  return withClient(superuserUrlOf(t, tenantId), async (c) => {
     const { rows: tables } = await c.query<{ name: string }>(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c
        JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
@@ -148,7 +149,17 @@ async function snapshot(tenantId: number): Promise<string> {
 }
 
 beforeAll(async () => {
-  t = await TestApp.start();
+  // Tiers mixed (SPEC §10): B has a database of its own, A's rows are in the shared one.
+  const tenants = {
+    ...defaultTenants,
+    tenants: defaultTenants.tenants.map((tenant) =>
+      tenant.id === B.id ? { ...tenant, isolation: 'database' } : tenant,
+    ),
+  };
+  t = await TestApp.start({
+    tenants,
+    prepare: async (db, secretsFile) => void (await provisionDedicated(db, secretsFile, tenants)),
+  });
   tokens.set(A.id, await t.token(A.id));
   tokens.set(B.id, await t.token(B.id));
   aIds = await seed(A);

@@ -22,13 +22,14 @@ import {
   type WrongCredential,
 } from '../helpers/isolation-model.js';
 import { Burst, List, ReadById, WrongCredential as WrongCredentialStep } from '../helpers/isolation-reads.js';
+import { provisionDedicated } from '../helpers/tiers.js';
 import { OwnServer } from '../helpers/valkey.js';
 
 /**
  * Model-based isolation test (fast-check): random sequences of creates, updates, deletes, reads
  * by id, lists, paginations and subscriptions, by random principals (user tokens, service tokens
  * of virtual tenant 81 on the hosts it is granted, API keys) on random hosts of tenants 2, 3
- * and 4, against the real app with its Valkey response cache and pub/sub; the model is a map
+ * and 4 (3 in a database of its own, the others shared: SPEC §10), against the real app with its Valkey response cache and pub/sub; the model is a map
  * tenant -> rows (+ the task events each tenant's subscribers must get). After every step: only
  * own markers and rows, model and server agree, another tenant's id answers exactly like a
  * missing one; after every run each subscription got exactly its tenant's events.
@@ -97,11 +98,19 @@ beforeAll(async () => {
   valkey = await OwnServer.start();
   control = new Redis(valkey.url, { lazyConnect: true });
   await control.connect();
+  // Tiers mixed (SPEC §10): tenant 3 has a database of its own, tenants 2 and 4 share one.
   const tenants = {
     ...defaultTenants,
     defaults: { ...defaultTenants.defaults, rateLimit: { requests: 1e6, perSeconds: 60 } },
+    tenants: defaultTenants.tenants.map((tenant) =>
+      tenant.id === 3 ? { ...tenant, isolation: 'database' } : tenant,
+    ),
   };
-  t = await TestApp.start({ tenants, valkeyUrl: valkey.url });
+  t = await TestApp.start({
+    tenants,
+    valkeyUrl: valkey.url,
+    prepare: async (db, secretsFile) => void (await provisionDedicated(db, secretsFile, tenants)),
+  });
   const users = new Map<number, Principal>();
   const keys = new Map<number, Principal>();
   for (const id of TENANTS) {
