@@ -43,8 +43,9 @@ export interface ProvisionReport {
 export class ProvisionRefused extends Error {}
 
 /**
- * Session advisory lock per tenant (key space "tq" + tenant id): two provisions of one tenant
- * run one after the other, never interleaved.
+ * Session advisory locks (key space "tq"): per tenant id, so two provisions of one tenant run
+ * one after the other, never interleaved; and 0 (no tenant's id) around each rewrite of the
+ * secrets file, which every provision shares.
  */
 const LOCK_CLASS = 0x7471;
 
@@ -100,9 +101,12 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
     );
     await fillTenantsTable(options.superuserUrl, names, tenant, options.virtualTenants);
     if (rotated) {
+      // Read, merge, write under one lock: provisions of other tenants rewrite the same file.
+      await main.query('SELECT pg_advisory_lock($1, 0)', [LOCK_CLASS]);
       const read = await readSecretsFile(options.secretsFile);
       if (!read.ok) throw new ProvisionRefused(read.problems.join('; '));
       await writeSecretsFile(options.secretsFile, new Map([...read.secrets, [tenant.id, credentials]]));
+      await main.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_CLASS]);
     }
     await upsertTenantRow(main, tenant, 'database');
     return {

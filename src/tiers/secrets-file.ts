@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
@@ -76,7 +77,7 @@ export async function readSecretsFile(path: string): Promise<SecretsResult> {
 export async function writeSecretsFile(path: string, secrets: TenantSecrets): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tenants = Object.fromEntries([...secrets].sort(([a], [b]) => a - b).map(([id, c]) => [id, c]));
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temporary, 'w', 0o600);
   try {
     await handle.writeFile(`${JSON.stringify({ version: 1, tenants }, null, 2)}\n`);

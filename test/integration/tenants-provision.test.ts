@@ -10,8 +10,9 @@ import { connectionUrl, setupDatabase } from '../../src/db/setup.js';
 import { demoMigrationsDir } from '../../src/example/migrations.js';
 import type { Product } from '../../src/product.js';
 import { dedicatedNames } from '../../src/tiers/names.js';
+import { provisionTenant } from '../../src/tiers/provision.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
-import { asSuperuserIn, credentialsOf } from '../helpers/tiers.js';
+import { asSuperuserIn, credentialsOf, tenantsOf } from '../helpers/tiers.js';
 
 // SPEC §10, §11: `tenantql tenants provision ID` and `tenantql migrate` for dedicated tenants,
 // run in process as bin/tenantql runs them, against a real PostgreSQL.
@@ -224,5 +225,29 @@ describe('tenantql tenants provision', () => {
     expect((await tenantql(['migrate'])).stdout).toBe(
       `up to date\ntenant 5 (${names.database}): up to date\n`,
     );
+  });
+
+  it("provisions of several tenants at once keep every tenant's credentials", async () => {
+    const more = tenantsOf({
+      baseDomain: 'localhost',
+      tenants: [6, 7, 8].map((id) => ({ id, subdomain: `t${id}`, name: `T${id}`, isolation: 'database' })),
+    });
+    await Promise.all(
+      more.map((tenant) =>
+        provisionTenant({
+          superuserUrl: env.DATABASE_SUPERUSER_URL!,
+          mainDatabase: db.name,
+          tenant,
+          virtualTenants: [],
+          productMigrations: products,
+          secretsFile: env.TENANT_SECRETS_FILE!,
+        }),
+      ),
+    );
+    for (const id of [5, 6, 7, 8]) {
+      expect((await credentialsOf(env.TENANT_SECRETS_FILE!, id)).database).toBe(
+        dedicatedNames(db.name, id).database,
+      );
+    }
   });
 });
