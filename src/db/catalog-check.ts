@@ -1,26 +1,49 @@
 import pg from 'pg';
 
 /** Schemas PostgreSQL owns; everything else is ours to check. */
-const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
+export const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
 
+export interface CatalogCheckOptions {
+  /**
+   * How the lines name the connected role where a problem is its own (`… executable by %s`).
+   * @default 'the runtime role'
+   */
+  subject?: string;
+  /**
+   * Checks the tenant tables' row level security and policies. Off where another role's check
+   * of the same database has already done it (the tables are the same for every role).
+   * @default true
+   */
+  tenantTables?: boolean;
+}
+
 /**
- * Connected as the runtime role (`DATABASE_URL`), lists every way it could read or write
- * across tenants; empty means none found. Only catalogs are read, which any role may.
- * Each problem names its object first: `app.foo: row level security is not forced`.
+ * Connected as the runtime role (`DATABASE_URL`), or a dedicated tenant's role inside its own
+ * database, lists every way it could read or write across tenants; empty means none found.
+ * Only catalogs are read, which any role may. Each problem names its object first:
+ * `app.foo: row level security is not forced`.
  */
-export async function checkCatalog(runtimeUrl: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: runtimeUrl, application_name: 'tenantql db check' });
+export async function checkCatalog(url: string, options: CatalogCheckOptions = {}): Promise<string[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'tenantql db check' });
   await client.connect();
   try {
-    return [
-      ...(await checkTenantTables(client)),
-      ...(await checkRole(client)),
-      ...(await checkOtherObjects(client)),
-    ];
+    return await checkCatalogAs(client, options);
   } finally {
     await client.end();
   }
+}
+
+/** `checkCatalog` over an open connection: the problems of its database for its role. */
+export async function checkCatalogAs(
+  client: pg.Client,
+  options: CatalogCheckOptions = {},
+): Promise<string[]> {
+  return [
+    ...(options.tenantTables === false ? [] : await checkTenantTables(client)),
+    ...(await checkRole(client)),
+    ...(await checkOtherObjects(client, options.subject ?? 'the runtime role')),
+  ];
 }
 
 interface PolicyRow {
@@ -139,8 +162,9 @@ function summarise(items: string[]): string {
  * Doors around the policies: definer functions, owner-rights views, CREATE rights; and
  * counters shared by every tenant, whose values tell one tenant how much the others write.
  */
-async function checkOtherObjects(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ problem: string }>(`
+async function checkOtherObjects(client: pg.Client, subject: string): Promise<string[]> {
+  const { rows } = await client.query<{ problem: string }>(
+    `
     SELECT format('%s: SECURITY DEFINER without a pinned search_path', p.oid::regprocedure) AS problem
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prosecdef AND ${USER_SCHEMAS}
@@ -148,7 +172,7 @@ async function checkOtherObjects(client: pg.Client): Promise<string[]> {
     UNION ALL
     -- It runs with its owner's rights and may write: the serving role must not reach one
     -- (STABLE helpers such as app.current_tenant_id() are fine).
-    SELECT format('%s: VOLATILE SECURITY DEFINER, executable by the runtime role', p.oid::regprocedure)
+    SELECT format('%s: VOLATILE SECURITY DEFINER, executable by %s', p.oid::regprocedure, $1::text)
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prosecdef AND p.provolatile = 'v' AND ${USER_SCHEMAS}
        AND has_function_privilege(p.oid, 'EXECUTE')
@@ -164,7 +188,7 @@ async function checkOtherObjects(client: pg.Client): Promise<string[]> {
        AND (a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%')
     UNION ALL
     -- CASE: has_sequence_privilege errors on anything but a sequence, whatever the plan.
-    SELECT format('%I.%I: sequence the runtime role can read or advance', n.nspname, c.relname)
+    SELECT format('%I.%I: sequence %s can read or advance', n.nspname, c.relname, $1::text)
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE ${USER_SCHEMAS}
        AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'SELECT, UPDATE, USAGE') END
@@ -177,11 +201,13 @@ async function checkOtherObjects(client: pg.Client): Promise<string[]> {
        AND (c.relkind = 'm' OR NOT EXISTS (SELECT 1 FROM unnest(c.reloptions) AS o
                                            WHERE o ~* '^security_invoker=(true|on|yes|1)$'))
     UNION ALL
-    SELECT format('schema %I: the runtime role may CREATE in it', n.nspname)
+    SELECT format('schema %I: %s may CREATE in it', n.nspname, $1::text)
       FROM pg_namespace n WHERE ${USER_SCHEMAS} AND has_schema_privilege(n.oid, 'CREATE')
     UNION ALL
-    SELECT format('database %I: the runtime role may CREATE schemas in it', current_database())
+    SELECT format('database %I: %s may CREATE schemas in it', current_database(), $1::text)
      WHERE has_database_privilege(current_database(), 'CREATE')
-    ORDER BY 1`);
+    ORDER BY 1`,
+    [subject],
+  );
   return rows.map((row) => row.problem);
 }

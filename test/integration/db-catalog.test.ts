@@ -112,10 +112,16 @@ describe('checkCatalog', () => {
 
   it('backs `tenantql db check`: ok and exit 0, or one problem a line and exit 1', async () => {
     const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    // No dedicated tenants here: files of the working directory must not count.
+    const env = {
+      DATABASE_URL: db.appUrl,
+      TENANTS_FILE: '/nonexistent/tenants.json',
+      TENANT_SECRETS_FILE: '/nonexistent/secrets.json',
+    };
     try {
-      expect(await dbCheck([], { DATABASE_URL: db.appUrl })).toBe(0);
+      expect(await dbCheck([], env)).toBe(0);
       await asOwner((c) => c.query('CREATE TABLE app.leaky (tenant_id integer NOT NULL)'));
-      expect(await dbCheck([], { DATABASE_URL: db.appUrl })).toBe(1);
+      expect(await dbCheck([], env)).toBe(1);
       expect(stdout.mock.calls.map((call) => String(call[0])).join('')).toMatch(
         /^ok\napp\.leaky: row level security is not enabled\n/,
       );
