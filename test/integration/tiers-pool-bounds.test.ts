@@ -36,9 +36,23 @@ const SLOW_TRIGGER = `
 
 const CREATE = 'mutation($name: String!) { createProject(input: { name: $name }) { id name } }';
 const READ = '{ projects(first: 5) { totalCount } }';
+/** Shared tenants, on the runtime pool, and the system host, on the admin pool. */
+const SHARED = [2, 4];
+const SYSTEM = 1;
+const TENANT_IDS = '{ tenants { id } }';
+const HOSTS = new Map([
+  [SYSTEM, 'admin.localhost'],
+  [2, 'tenant1.localhost'],
+  [4, 'tenant3.localhost'],
+  ...DEDICATED.map((id) => [id, `d${id}.localhost`] as const),
+]);
+
 /** A request not answered by then has hung (every deadline on its path is far shorter). */
 const HUNG_MS = 15_000;
-/** Two waves of 30 tenants × 5 (create, read) pairs, 48 pairs in flight at once: 600 requests. */
+/**
+ * Two waves of 5 rounds; a round is a (create, read) pair of every dedicated tenant, two of each
+ * shared tenant and two reads of the system host: 760 requests with the flood, 48 pairs in flight.
+ */
 const PAIRS_PER_WAVE = 5;
 const CONCURRENCY = 48;
 
@@ -89,7 +103,6 @@ interface Outcome {
   name: string | undefined;
   status: number;
   code: string | undefined;
-  retryAfter: string | null;
   ms: number;
   ok: boolean;
 }
@@ -106,16 +119,15 @@ async function send(
   const hung = new Promise<'hung'>((resolve) => {
     timer = setTimeout(() => resolve('hung'), HUNG_MS);
   });
-  const answer = await Promise.race([t.gql(`d${tenantId}.localhost`, query, { token, variables }), hung]);
+  const answer = await Promise.race([t.gql(HOSTS.get(tenantId)!, query, { token, variables }), hung]);
   clearTimeout(timer);
   const ms = performance.now() - started;
-  if (answer === 'hung') return { ...asked, status: 0, code: 'HUNG', retryAfter: null, ms, ok: false };
+  if (answer === 'hung') return { ...asked, status: 0, code: 'HUNG', ms, ok: false };
   const code = answer.body.errors?.[0]?.extensions?.code;
   return {
     ...asked,
     status: answer.status,
     code,
-    retryAfter: answer.headers.get('retry-after'),
     ms,
     ok: answerIsValid(answer),
   };
@@ -145,7 +157,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
   it('never exceed the bound with 30 busy tenants, answer every request, and close when idle', async () => {
-    const tokens = new Map(await Promise.all(DEDICATED.map(async (id) => [id, await t.token(id)] as const)));
+    const tokens = new Map(
+      await Promise.all(
+        [SYSTEM, ...SHARED, ...DEDICATED].map(async (id) => [id, await t.token(id)] as const),
+      ),
+    );
     const outcomes: Outcome[] = [];
     const samples: (Backends & { inProcess: number })[] = [];
     const started = performance.now();
@@ -167,12 +183,14 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
     const create = (id: number, name: string) => send(id, tokens.get(id)!, CREATE, { name });
     const read = (id: number) => send(id, tokens.get(id)!, READ);
     // Each job: a tenant creates a project, then reads its projects. Jobs are ordered round-robin
-    // over tenants, so every tenant has work in flight at once.
+    // over tenants, so every tenant has work in flight at once; the shared tenants and the system
+    // host keep the shared pools busy meanwhile, so that the whole of the total is in use.
     const wave = (round: number) =>
       Array.from({ length: PAIRS_PER_WAVE }, (_, pair) =>
-        DEDICATED.map((id) => async () => {
-          outcomes.push(await create(id, `w${round}-p${pair}`));
+        [...SHARED, ...SHARED, ...DEDICATED].map((id, i) => async () => {
+          outcomes.push(await create(id, `w${round}-p${pair}-${i}`));
           outcomes.push(await read(id));
+          if (i < 2) outcomes.push(await send(SYSTEM, tokens.get(SYSTEM)!, TENANT_IDS));
         }),
       ).flat();
 
@@ -199,6 +217,7 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
     const count = (predicate: (o: Outcome) => boolean) => outcomes.filter(predicate).length;
     const maxTotal = Math.max(...samples.map((s) => s.total));
     const maxDedicated = Math.max(...samples.map((s) => s.dedicated));
+    const maxShared = Math.max(...samples.map((s) => s.total - s.dedicated));
     const figures = {
       provisionMs: Math.round(provisionMs),
       requests: outcomes.length,
@@ -207,6 +226,7 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
       overloaded503InWaves: count((o) => o.status === 503) - shed.length,
       maxConnections: `${maxTotal}/${MAX_TOTAL}`,
       maxDedicated: `${maxDedicated}/${DEDICATED_BUDGET}`,
+      maxShared: `${maxShared}/${MAX_TOTAL - DEDICATED_BUDGET}`,
       maxDedicatedInProcess: Math.max(...samples.map((s) => s.inProcess)),
       samples: samples.length,
       burstMs: Math.round(burstMs),
@@ -216,7 +236,8 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
     };
     console.info(`tiers pool bounds: ${JSON.stringify(figures)}`);
 
-    expect(outcomes).toHaveLength(2 * PAIRS_PER_WAVE * DEDICATED.length * 2 + DEDICATED.length * 2);
+    const perPair = (DEDICATED.length + 2 * SHARED.length) * 2 + 2;
+    expect(outcomes).toHaveLength(2 * PAIRS_PER_WAVE * perPair + DEDICATED.length * 2);
     // Every request answered, and only as the contract allows.
     expect(
       outcomes.filter((o) => !o.ok).map((o) => `${o.tenantId} ${o.query}: ${o.status} ${o.code}`),
@@ -234,6 +255,7 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
     // The bounds, as PostgreSQL counts them.
     expect(samples.length).toBeGreaterThan(50);
     expect(maxDedicated).toBe(DEDICATED_BUDGET);
+    expect(maxShared).toBeLessThanOrEqual(MAX_TOTAL - DEDICATED_BUDGET);
     expect(maxTotal).toBeLessThanOrEqual(MAX_TOTAL);
 
     // Idle pools close: between the waves and after the burst, no dedicated backend is left.
@@ -245,8 +267,8 @@ describe('dedicated pools under a small PG_MAX_CONNECTIONS_TOTAL', () => {
     for (const id of DEDICATED) {
       const names = await asSuperuserIn(t.db, id, (c) =>
         c
-          .query<{ name: string }>('SELECT name FROM app.projects ORDER BY name')
-          .then((r) => r.rows.map((row) => row.name)),
+          .query<{ name: string }>('SELECT name FROM app.projects')
+          .then((r) => r.rows.map((row) => row.name).sort()),
       );
       const created = outcomes.filter((o) => o.tenantId === id && o.query === CREATE && o.status === 200);
       expect(names).toEqual(created.map((o) => o.name).sort());
