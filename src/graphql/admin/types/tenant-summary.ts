@@ -10,7 +10,8 @@ const TenantKind = adminBuilder.enumType('TenantKind', {
 });
 
 const TenantIsolation = adminBuilder.enumType('TenantIsolation', {
-  description: 'Where a tenant\'s rows live: the shared database under row security, or a database of its own.',
+  description:
+    "Where a tenant's rows live: the shared database under row security, or a database of its own.",
   values: {
     SHARED: { value: 'shared' },
     DATABASE: { value: 'database' },
@@ -34,7 +35,8 @@ TenantSummary.implement({
     removed: t.exposeBoolean('removed', { description: 'No longer in the tenants file; its data is kept.' }),
     isolation: t.field({
       type: TenantIsolation,
-      description: 'Where its rows actually are (set by `tenantql tenants provision`), not what the file asks for.',
+      description:
+        'Where its rows actually are (set by `tenantql tenants provision`), not what the file asks for.',
       resolve: (row) => row.isolation,
     }),
   }),
