@@ -184,7 +184,8 @@ export function createDedicatedPools(options: DedicatedPoolsOptions): DedicatedP
   return {
     scheduler,
     connect,
-    usage: () => ({ total: open, idle: idle.length, waiting: scheduler.waiting() }),
+    // Requests wait in the scheduler (reported with it: metrics.observeScheduler), not here.
+    usage: () => ({ total: open, idle: idle.length, waiting: 0 }),
     tenantsOpen: () => new Set([...idle, ...leased].map((c) => c.tenantId)).size,
     async end() {
       ended = true;
