@@ -2,10 +2,21 @@ import type pg from 'pg';
 import { overloaded } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { PoolUsage } from '../observability/metrics.js';
-import type { TenantCredentials } from '../tiers/secrets-file.js';
 import { createServingClient, type PoolClient } from './pool.js';
 import { createPoolScheduler, type PoolScheduler } from './scheduler.js';
 import { connectionUrl } from './setup.js';
+
+/** A dedicated tenant's database and its two login roles (TENANT_SECRETS_FILE has them). */
+export interface TenantCredentials {
+  readonly database: string;
+  readonly rw: RoleCredentials;
+  readonly ro: RoleCredentials;
+}
+
+export interface RoleCredentials {
+  readonly user: string;
+  readonly password: string;
+}
 
 /** A query (`_ro`) or a mutation (`_rw`). */
 export type Access = 'read' | 'write';

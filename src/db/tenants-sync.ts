@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { TenantSet } from '../tenancy/tenant-set.js';
-import { type Placements, readPlacements } from '../tiers/placement.js';
 import type { Pool } from './pool.js';
 
 /** Writes the tenants table from a tenant set. */
@@ -29,28 +28,6 @@ export function tenantsTableSync(options: {
     try {
       await client.connect();
       await sync(client, tenants);
-    } finally {
-      await client.end();
-    }
-  };
-}
-
-/**
- * Reads where every tenant's rows are (app.tenants.isolation), through the same role as the
- * sync: the runtime role sees only its own tenant's row.
- */
-export function tenantsTablePlacements(options: {
-  adminPool: Pool | undefined;
-  ownerUrl: string | undefined;
-}): (() => Promise<Placements>) | undefined {
-  const { adminPool, ownerUrl } = options;
-  if (adminPool) return () => readPlacements(adminPool);
-  if (!ownerUrl) return undefined;
-  return async () => {
-    const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
-    try {
-      await client.connect();
-      return await readPlacements(client);
     } finally {
       await client.end();
     }

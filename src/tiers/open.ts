@@ -2,9 +2,10 @@ import { type Config, dedicatedConnections } from '../config.js';
 import { createDedicatedPools, type DedicatedPools } from '../db/dedicated-pools.js';
 import type { Pool } from '../db/pool.js';
 import type { ConnectionSource } from '../db/request-transaction.js';
-import { NO_SYNC_ROLE, tenantsTablePlacements } from '../db/tenants-sync.js';
+import { NO_SYNC_ROLE } from '../db/tenants-sync.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
+import { tenantsTablePlacements } from './placement.js';
 import { Tiers } from './tiers.js';
 
 export interface OpenTiersOptions {

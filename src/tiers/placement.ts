@@ -1,3 +1,5 @@
+import pg from 'pg';
+import type { Pool } from '../db/pool.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Isolation } from '../tenancy/tenants-file.js';
 import type { TenantSecrets } from './secrets-file.js';
@@ -15,6 +17,28 @@ export async function readPlacements(db: Queryable): Promise<Placements> {
     'SELECT id, isolation FROM app.tenants',
   );
   return new Map(rows.map((row) => [row.id, row.isolation]));
+}
+
+/**
+ * Reads where every tenant's rows are (app.tenants.isolation), through the same role as the
+ * sync: the runtime role sees only its own tenant's row.
+ */
+export function tenantsTablePlacements(options: {
+  adminPool: Pool | undefined;
+  ownerUrl: string | undefined;
+}): (() => Promise<Placements>) | undefined {
+  const { adminPool, ownerUrl } = options;
+  if (adminPool) return () => readPlacements(adminPool);
+  if (!ownerUrl) return undefined;
+  return async () => {
+    const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
+    try {
+      await client.connect();
+      return await readPlacements(client);
+    } finally {
+      await client.end();
+    }
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import type { RoleCredentials, TenantCredentials } from '../db/dedicated-pools.js';
 
 /**
  * TENANT_SECRETS_FILE (SPEC §10): the passwords of dedicated tenants' roles, written by
@@ -10,17 +11,7 @@ import { z } from 'zod';
  * entry, never a value.
  */
 
-export interface RoleCredentials {
-  readonly user: string;
-  readonly password: string;
-}
-
-export interface TenantCredentials {
-  /** The tenant's own database, `<NAME>_t<ID>`. */
-  readonly database: string;
-  readonly rw: RoleCredentials;
-  readonly ro: RoleCredentials;
-}
+export type { RoleCredentials, TenantCredentials };
 
 export type TenantSecrets = ReadonlyMap<number, TenantCredentials>;
 
