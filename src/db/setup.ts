@@ -127,8 +127,8 @@ async function upsertRole(client: pg.Client, name: string, attributes: string, p
   await client.query(`${verb} ROLE ${ident(name)} WITH ${attributes} PASSWORD ${secret}`);
 }
 
-/** Membership would let the runtime role `SET ROLE` to something that escapes row security. */
-async function revokeMemberships(client: pg.Client, member: string) {
+/** Membership would let a serving role `SET ROLE` to something that escapes row security. */
+export async function revokeMemberships(client: pg.ClientBase, member: string): Promise<void> {
   const { rows } = await client.query<{ role: string; grantor: string }>(
     `SELECT r.rolname AS role, g.rolname AS grantor
        FROM pg_auth_members m

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
-import { connectionUrl, scramSha256Verifier } from '../db/setup.js';
+import { connectionUrl, revokeMemberships, scramSha256Verifier } from '../db/setup.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { type DedicatedNames, databaseOf, dedicatedNames } from './names.js';
@@ -221,6 +221,7 @@ async function provisionRoles(
     );
     // A backstop for a transaction that never ends, as for the shared runtime role.
     await client.query(`ALTER ROLE ${ident(name)} SET idle_in_transaction_session_timeout = '60s'`);
+    // Memberships other than the ones granted below would widen what the role reaches.
     await revokeMemberships(client, name);
     return { user: name, password };
   };
@@ -230,21 +231,6 @@ async function provisionRoles(
   await client.query(`GRANT ${ident(names.admin)}, ${ident(names.connect)} TO ${ident(names.ro)}`);
   await client.query(`GRANT ${ident(names.owner)}, ${ident(names.connect)} TO ${ident(sharedOwner)}`);
   return { credentials: { database: names.database, rw, ro }, rotated };
-}
-
-/** Memberships other than the ones granted here would widen what the role reaches. */
-async function revokeMemberships(client: pg.Client, member: string): Promise<void> {
-  const { rows } = await client.query<{ role: string; grantor: string }>(
-    `SELECT r.rolname AS role, g.rolname AS grantor
-       FROM pg_auth_members m
-       JOIN pg_roles r ON r.oid = m.roleid
-       JOIN pg_roles g ON g.oid = m.grantor
-      WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
-    [member],
-  );
-  for (const { role, grantor } of rows) {
-    await client.query(`REVOKE ${ident(role)} FROM ${ident(member)} GRANTED BY ${ident(grantor)}`);
-  }
 }
 
 /** The database, owned by its NOLOGIN owner; CONNECT for `_connect` only. True if it is new. */

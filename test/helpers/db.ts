@@ -188,3 +188,16 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
     await client.end();
   }
 }
+
+/**
+ * A slow SQL path for the tests that install it in their own databases only: inserting a
+ * project named `slow:<ms>` sleeps that long, holding its connection.
+ */
+export const SLOW_TRIGGER = `
+  CREATE FUNCTION app.test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF NEW.name LIKE 'slow:%' THEN PERFORM pg_sleep(split_part(NEW.name, ':', 2)::int / 1000.0); END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER test_slow_insert BEFORE INSERT ON app.projects
+    FOR EACH ROW EXECUTE FUNCTION app.test_slow_insert();`;

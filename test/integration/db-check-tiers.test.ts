@@ -2,12 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { runCommand } from '../../src/cli/run.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type DedicatedNames, dedicatedNames } from '../../src/tiers/names.js';
 import { writeSecretsFile } from '../../src/tiers/secrets-file.js';
 import { defaultTenants } from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase, withClient } from '../helpers/db.js';
+import { tenantqlInProcess } from '../helpers/run-command.js';
 import { asSuperuserIn, credentialsOf, provisionDedicated } from '../helpers/tiers.js';
 
 // SPEC §10: `tenantql db check` also covers each dedicated database: forced RLS inside, the
@@ -53,21 +53,7 @@ afterAll(async () => {
 });
 
 /** `tenantql db check` in process, as bin/tenantql runs it. */
-async function dbCheck(environment: NodeJS.ProcessEnv = env) {
-  const out = { stdout: '', stderr: '' };
-  for (const stream of ['stdout', 'stderr'] as const) {
-    vi.spyOn(process[stream], 'write').mockImplementation((chunk) => {
-      out[stream] += String(chunk);
-      return true;
-    });
-  }
-  try {
-    const code = await runCommand(['db', 'check'], environment, async () => undefined);
-    return { code, ...out };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const dbCheck = (environment: NodeJS.ProcessEnv = env) => tenantqlInProcess(['db', 'check'], environment);
 
 const runtimeRole = () => inject('roles').app.name;
 const inMain = (sql: string) => withClient(db.superuserUrl, (c) => c.query(sql));

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { runCommand } from '../../src/cli/run.js';
 import {
   type EmbeddedPostgres,
   embeddedPostgresAvailable,
   startEmbeddedPostgres,
 } from '../../src/db/embedded.js';
+import { tenantqlInProcess } from '../helpers/run-command.js';
 
 const NAME = 'hbatest';
 const env = { DATABASE_URL: `postgres://${NAME}_app:secret@127.0.0.1:1/${NAME}` };
@@ -33,18 +33,8 @@ afterAll(() => rm(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 /** `tenantql db hba ...args` in process, as bin/tenantql runs it. */
-async function dbHba(args: string[], environment: NodeJS.ProcessEnv = env) {
-  const out = { stdout: '', stderr: '' };
-  for (const stream of ['stdout', 'stderr'] as const) {
-    vi.spyOn(process[stream], 'write').mockImplementation((chunk) => {
-      out[stream] += String(chunk);
-      return true;
-    });
-  }
-  const code = await runCommand(['db', 'hba', ...args], environment, async () => undefined);
-  vi.restoreAllMocks();
-  return { code, ...out };
-}
+const dbHba = (args: string[], environment: NodeJS.ProcessEnv = env) =>
+  tenantqlInProcess(['db', 'hba', ...args], environment);
 
 const rulesOf = (text: string) =>
   text

@@ -1,22 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestApp } from '../helpers/app.js';
-import { withClient } from '../helpers/db.js';
+import { SLOW_TRIGGER, withClient } from '../helpers/db.js';
 import { httpPost, type RawAnswer } from '../helpers/raw-http.js';
 
 // SPEC §7 "Load", catalogue F5 and G4: the pool is shared fairly and without waste. Requests go
 // over real sockets with real Host headers.
-
-// A slow SQL path that exists only in these tests' databases: inserting a project named
-// `slow:<ms>` sleeps that long.
-const SLOW_TRIGGER = `
-  CREATE FUNCTION app.test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    IF NEW.name LIKE 'slow:%' THEN PERFORM pg_sleep(split_part(NEW.name, ':', 2)::int / 1000.0); END IF;
-    RETURN NEW;
-  END $$;
-  CREATE TRIGGER test_slow_insert BEFORE INSERT ON app.projects
-    FOR EACH ROW EXECUTE FUNCTION app.test_slow_insert();`;
 
 // In these tests' databases only: every statement that reads tenant 3's projects takes 400 ms
 // (the policy's InitPlan runs once per statement); other tenants' reads are not slowed.

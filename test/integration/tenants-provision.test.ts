@@ -3,15 +3,15 @@ import { cp, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LoadProduct } from '../../src/cli/command.js';
-import { runCommand } from '../../src/cli/run.js';
 import { connectionUrl, setupDatabase } from '../../src/db/setup.js';
 import { demoMigrationsDir } from '../../src/example/migrations.js';
 import type { Product } from '../../src/product.js';
 import { dedicatedNames } from '../../src/tiers/names.js';
 import { provisionTenant } from '../../src/tiers/provision.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
+import { tenantqlInProcess } from '../helpers/run-command.js';
 import { asSuperuserIn, credentialsOf, tenantsOf } from '../helpers/tiers.js';
 
 // SPEC §10, §11: `tenantql tenants provision ID` and `tenantql migrate` for dedicated tenants,
@@ -83,21 +83,7 @@ afterAll(async () => {
 
 const product: LoadProduct = async () => ({ migrations: products }) as Product;
 
-async function tenantql(args: string[]) {
-  const out = { stdout: '', stderr: '' };
-  for (const stream of ['stdout', 'stderr'] as const) {
-    vi.spyOn(process[stream], 'write').mockImplementation((chunk) => {
-      out[stream] += String(chunk);
-      return true;
-    });
-  }
-  try {
-    const code = await runCommand(args, env, product);
-    return { code, ...out };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+const tenantql = (args: string[]) => tenantqlInProcess(args, env, product);
 
 const verifiers = (names: string[]) =>
   withClient(db.superuserUrl, async (c) => {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTenants, type GraphQLResponse, TestApp } from '../helpers/app.js';
-import { withClient } from '../helpers/db.js';
+import { SLOW_TRIGGER, withClient } from '../helpers/db.js';
 import { asSuperuserIn, provisionDedicated } from '../helpers/tiers.js';
 
 // SPEC §10: "keeps the connections of all pools under PG_MAX_CONNECTIONS_TOTAL", and §7 "Load":
@@ -22,17 +22,6 @@ const WAIT_MS = 1500;
 const IDLE_MS = 300;
 /** PG_MAX_CONNECTIONS_TOTAL - PG_POOL_MAX - PG_POOL_RESERVE - the admin pool's 2 (config.ts). */
 const DEDICATED_BUDGET = MAX_TOTAL - 2 - 0 - 2;
-
-// In these tests' dedicated databases only: inserting a project named `slow:<ms>` sleeps that
-// long, holding its connection, so that a burst outlasts the wait deadline.
-const SLOW_TRIGGER = `
-  CREATE FUNCTION app.test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-  BEGIN
-    IF NEW.name LIKE 'slow:%' THEN PERFORM pg_sleep(split_part(NEW.name, ':', 2)::int / 1000.0); END IF;
-    RETURN NEW;
-  END $$;
-  CREATE TRIGGER test_slow_insert BEFORE INSERT ON app.projects
-    FOR EACH ROW EXECUTE FUNCTION app.test_slow_insert();`;
 
 const CREATE = 'mutation($name: String!) { createProject(input: { name: $name }) { id name } }';
 const READ = '{ projects(first: 5) { totalCount } }';
