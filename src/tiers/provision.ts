@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
+import { recordLifecycleEvent } from '../lifecycle/events.js';
 import { connectionUrl, revokeMemberships, scramSha256Verifier } from '../db/setup.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
@@ -79,6 +80,7 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
         );
       }
       await upsertTenantRow(main, tenant, 'shared');
+      await recordLifecycleEvent(main, tenant.id, 'provision', { isolation: 'shared' });
       return { tenantId: tenant.id, isolation: 'shared', created: false, rotated: false, applied: [] };
     }
     if (placed !== 'database') {
@@ -109,6 +111,13 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
       await main.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_CLASS]);
     }
     await upsertTenantRow(main, tenant, 'database');
+    await recordLifecycleEvent(main, tenant.id, 'provision', {
+      isolation: 'database',
+      database: names.database,
+      created,
+      rotated,
+      applied: applied.length,
+    });
     return {
       tenantId: tenant.id,
       isolation: 'database',

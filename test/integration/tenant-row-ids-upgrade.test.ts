@@ -125,6 +125,7 @@ describe('migration 004 on existing rows', () => {
       '005_registry_sync_role.sql',
       '006_product_tables.sql',
       '007_tenant_isolation.sql',
+      '008_tenant_lifecycle.sql',
       'product/001_demo_tables.sql',
     ]);
     expect(await count()).toBe(before);

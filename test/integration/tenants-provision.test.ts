@@ -116,6 +116,13 @@ describe('tenantql tenants provision', () => {
     await withClient(db.superuserUrl, async (c) => {
       const { rows } = await c.query('SELECT isolation FROM app.tenants WHERE id = 5');
       expect(rows).toEqual([{ isolation: 'database' }]);
+      // Who ran it, on record (SPEC §11).
+      const events = await c.query(
+        "SELECT command, actor, detail->>'database' AS db FROM app.lifecycle_events WHERE tenant = 5",
+      );
+      expect(events.rows).toEqual([
+        { command: 'provision', actor: expect.stringMatching(/^.+@.+ as .+$/), db: names.database },
+      ]);
     });
     await asSuperuserIn(db, 5, async (c) => {
       const { rows } = await c.query<{ relname: string }>(
