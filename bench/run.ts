@@ -6,6 +6,7 @@ import { reloadLines, type ScenarioResult, summarise, table, targets, targetTabl
 import { measure, SCENARIOS, type Servers } from './scenarios.js';
 import { vacuumWrittenTables } from './seed.js';
 import { type Bench, POOL_MAX, prepare } from './setup.js';
+import { type TiersResult, tiersLines, tiersScenario } from './tiers.js';
 import { wrkVersion } from './wrk.js';
 
 /**
@@ -74,6 +75,12 @@ async function main(): Promise<number> {
       reload = await reloadAtScale(bench, settings);
     }
 
+    let tiers: TiersResult | undefined;
+    if (wanted('T')) {
+      log('tiers: C for one tenant, shared and dedicated, interleaved; then cold and warm first requests');
+      tiers = await tiersScenario(bench, settings, log);
+    }
+
     const summaries = results.map(summarise);
     const extra = reload
       ? [
@@ -94,6 +101,7 @@ async function main(): Promise<number> {
       '',
       targetTable(checks),
       ...(reload ? ['', reloadLines(reload)] : []),
+      ...(tiers ? ['', tiersLines(tiers)] : []),
     ].join('\n');
     process.stdout.write(`${markdown}\n`);
 
@@ -118,6 +126,7 @@ async function main(): Promise<number> {
           medians: summaries,
           targets: checks,
           reload,
+          tiers,
           markdown,
         },
         null,
