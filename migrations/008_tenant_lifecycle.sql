@@ -7,7 +7,8 @@ ALTER TABLE app.tenants ADD COLUMN purged_at timestamptz;
 -- purge must keep this record). Written by the lifecycle commands as the owner or a superuser,
 -- read by the admin role; the runtime role has no grant on it at all.
 CREATE TABLE app.lifecycle_events (
-  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- No sequence: a sequence readable anywhere is a shared counter (SPEC §5), and none is needed.
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   tenant integer NOT NULL REFERENCES app.tenants (id),
   command text NOT NULL CHECK (command IN ('provision', 'export', 'import', 'move', 'purge')),
   -- Who ran it: the operating-system user and host of the command, and the database role.
@@ -15,7 +16,7 @@ CREATE TABLE app.lifecycle_events (
   detail jsonb NOT NULL DEFAULT '{}',
   at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX lifecycle_events_tenant ON app.lifecycle_events (tenant, id DESC);
+CREATE INDEX lifecycle_events_tenant ON app.lifecycle_events (tenant, at DESC);
 ALTER TABLE app.lifecycle_events ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
 
 DO $$

@@ -6,6 +6,7 @@ import migrate from './migrate.js';
 import schema from './schema.js';
 import start from './start.js';
 import tenantsCheck from './tenants-check.js';
+import tenantsExport from './tenants-export.js';
 import tenantsProvision from './tenants-provision.js';
 import token from './token.js';
 import valkeyAcl from './valkey-acl.js';
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   dbHba,
   tenantsCheck,
   tenantsProvision,
+  tenantsExport,
   token,
   schema,
   valkeyAcl,

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { recordLifecycleEvent } from '../db/lifecycle-events.js';
 import { migrate } from '../db/migrate.js';
 import { connectionUrl, revokeMemberships, scramSha256Verifier } from '../db/setup.js';
-import { recordLifecycleEvent } from '../lifecycle/events.js';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { type DedicatedNames, databaseOf, dedicatedNames } from './names.js';
