@@ -7,6 +7,7 @@ import schema from './schema.js';
 import start from './start.js';
 import tenantsCheck from './tenants-check.js';
 import tenantsExport from './tenants-export.js';
+import tenantsImport from './tenants-import.js';
 import tenantsProvision from './tenants-provision.js';
 import token from './token.js';
 import valkeyAcl from './valkey-acl.js';
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   tenantsCheck,
   tenantsProvision,
   tenantsExport,
+  tenantsImport,
   token,
   schema,
   valkeyAcl,

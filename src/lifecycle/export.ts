@@ -107,13 +107,15 @@ async function exportSnapshot(client: pg.Client, options: ExportOptions): Promis
       if (counts[table.name] === 0) continue;
       const order = (await primaryKey(client, table)).map(ident).join(', ') || '1';
       await client.query(
-        `DECLARE tenant_rows NO SCROLL CURSOR FOR SELECT to_jsonb(x) AS row FROM ${table.name} x WHERE tenant_id = $1 ORDER BY ${order}`,
+        // As text, spliced in as it is: parsed here, a bigint past 2^53 would lose digits.
+        `DECLARE tenant_rows NO SCROLL CURSOR FOR SELECT to_jsonb(x)::text AS row FROM ${table.name} x WHERE tenant_id = $1 ORDER BY ${order}`,
         [tenantId],
       );
       for (;;) {
-        const { rows } = await client.query<{ row: unknown }>(`FETCH ${Math.trunc(batch)} FROM tenant_rows`);
+        const { rows } = await client.query<{ row: string }>(`FETCH ${Math.trunc(batch)} FROM tenant_rows`);
         if (rows.length === 0) break;
-        await write(out, rows.map(({ row }) => `${JSON.stringify({ table: table.name, row })}\n`).join(''));
+        const prefix = `{"table":${JSON.stringify(table.name)},"row":`;
+        await write(out, rows.map(({ row }) => `${prefix}${row}}\n`).join(''));
         written += rows.length;
         if (options.onProgress && performance.now() - reported > PROGRESS_EVERY_MS) {
           options.onProgress(written);
@@ -131,7 +133,7 @@ async function exportSnapshot(client: pg.Client, options: ExportOptions): Promis
 }
 
 /** The applied migrations (names and checksums), hashed: equal only for the same schema. */
-async function schemaVersion(client: pg.Client): Promise<string> {
+export async function schemaVersion(client: pg.Client): Promise<string> {
   const { rows } = await client.query<{ name: string; checksum: string }>(
     'SELECT name, checksum FROM app_meta.migrations ORDER BY name',
   );

@@ -1,0 +1,53 @@
+import { defineCommand, UsageError } from './command.js';
+
+/**
+ * `tenantql tenants import ID FILE` (SPEC §11): loads an export into a tenant that has no rows,
+ * ids preserved; one line and exit 1 for a refusal.
+ */
+export default defineCommand({
+  name: 'tenants import',
+  summary: 'load an export into a tenant that has no rows, ids preserved',
+  usage: ['ID FILE'],
+  description: `Loads FILE, written by \`tenantql tenants export\`, into tenant ID in one transaction: parents
+first, every id as it was, tenant_id set to ID (the exported tenant or another one). Identity
+sequences and the per-tenant id counters move past the imported ids, so new rows continue
+after them. A dedicated tenant's rows go to its own database. Refused, with nothing written:
+an unknown tenant, a tenant with rows, a file of another schema version (other migrations),
+a file whose rows do not match its header.
+`,
+  positionals: [
+    { name: 'ID', help: 'the tenant id (required)' },
+    { name: 'FILE', help: 'the export (required)' },
+  ],
+  env: { DATABASE_OWNER_URL: 'the owner role of the main database' },
+  async run({ positionals }, env) {
+    const [id, file] = positionals;
+    if (id === undefined) throw new UsageError('the tenant ID is required');
+    if (!/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError(`'${id}' is not a tenant id`);
+    if (file === undefined) throw new UsageError('the FILE to import is required');
+    const ownerUrl = env.DATABASE_OWNER_URL;
+    if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set');
+    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
+    const { importTenant, ImportRefused } = await import('../lifecycle/import.js');
+    const { describeConnectionFailure } = await import('../db/connection-failure.js');
+    try {
+      const report = await importTenant({
+        ownerUrl,
+        tenantId: Number(id),
+        file,
+        onProgress: (rows) => process.stderr.write(`tenantql tenants import: ${rows} rows so far\n`),
+      });
+      const rows = Object.values(report.counts).reduce((a, b) => a + b, 0);
+      process.stdout.write(`tenant ${id}: ${rows} rows of tenant ${report.from} imported from ${file}\n`);
+      return 0;
+    } catch (error) {
+      const line =
+        error instanceof ImportRefused
+          ? error.message
+          : (describeConnectionFailure(error, 'DATABASE_OWNER_URL', ownerUrl) ??
+            `failed: ${(error as Error).message.replaceAll('\n', ' ')}`);
+      process.stderr.write(`tenantql tenants import: ${line}\n`);
+      return 1;
+    }
+  },
+});
