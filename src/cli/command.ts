@@ -178,3 +178,18 @@ function defaultUsage(spec: CommandSpec): string {
   const positionals = (spec.positionals ?? []).map((p) => `[${p.name}]`);
   return [...options, ...positionals].join(' ');
 }
+
+/** The tenant id a lifecycle command is given, or a usage error. */
+export function tenantIdArgument(value: string | undefined): number {
+  if (value === undefined) throw new UsageError('the tenant ID is required');
+  if (!/^[1-9][0-9]{0,9}$/.test(value)) throw new UsageError(`'${value}' is not a tenant id`);
+  return Number(value);
+}
+
+/** A connection URL from `env[name]`, or a usage error naming the variable (and `hint`). */
+export function urlFromEnv(env: NodeJS.ProcessEnv, name: string, hint?: string): string {
+  const url = env[name];
+  if (!url) throw new UsageError(`${name} is not set${hint ? ` (${hint})` : ''}`);
+  if (!URL.canParse(url)) throw new UsageError(`${name} is not a URL`);
+  return url;
+}

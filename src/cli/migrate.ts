@@ -1,4 +1,4 @@
-import { defineCommand, UsageError } from './command.js';
+import { defineCommand, urlFromEnv } from './command.js';
 
 /** `tenantql migrate`: applies `migrations/` as the owner role, never as the runtime role. */
 export default defineCommand({
@@ -11,9 +11,7 @@ product's (createTenantQL({ migrations })); then the same to every dedicated ten
 `,
   env: { DATABASE_OWNER_URL: 'the owner role (tenantql db setup prints it)' },
   async run(_args, env, loadProduct) {
-    const ownerUrl = env.DATABASE_OWNER_URL;
-    if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set (tenantql db setup prints it)');
-    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
+    const ownerUrl = urlFromEnv(env, 'DATABASE_OWNER_URL', 'tenantql db setup prints it');
     const { migrate } = await import('../db/migrate.js');
     const { migrateDedicatedTenants } = await import('../tiers/provision.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');

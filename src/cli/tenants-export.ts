@@ -1,4 +1,4 @@
-import { defineCommand, UsageError } from './command.js';
+import { defineCommand, tenantIdArgument, urlFromEnv } from './command.js';
 
 /**
  * `tenantql tenants export ID [--out FILE]` (SPEC §11): every row of the tenant from one
@@ -18,11 +18,8 @@ part, a product's too. A dedicated tenant is read in its own database.
   env: { DATABASE_OWNER_URL: 'the owner role of the main database' },
   async run({ values, positionals }, env) {
     const id = positionals[0];
-    if (id === undefined) throw new UsageError('the tenant ID is required');
-    if (!/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError(`'${id}' is not a tenant id`);
-    const ownerUrl = env.DATABASE_OWNER_URL;
-    if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set');
-    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
+    const tenantId = tenantIdArgument(id);
+    const ownerUrl = urlFromEnv(env, 'DATABASE_OWNER_URL');
     const { createWriteStream } = await import('node:fs');
     const { finished } = await import('node:stream/promises');
     const { exportTenant, ExportRefused } = await import('../lifecycle/export.js');
@@ -31,7 +28,7 @@ part, a product's too. A dedicated tenant is read in its own database.
     try {
       const header = await exportTenant({
         ownerUrl,
-        tenantId: Number(id),
+        tenantId,
         out,
         onProgress: (rows) => process.stderr.write(`tenantql tenants export: ${rows} rows so far\n`),
       });

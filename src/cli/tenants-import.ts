@@ -1,4 +1,4 @@
-import { defineCommand, UsageError } from './command.js';
+import { defineCommand, tenantIdArgument, UsageError, urlFromEnv } from './command.js';
 
 /**
  * `tenantql tenants import ID FILE` (SPEC §11): loads an export into a tenant that has no rows,
@@ -22,18 +22,15 @@ a file whose rows do not match its header.
   env: { DATABASE_OWNER_URL: 'the owner role of the main database' },
   async run({ positionals }, env) {
     const [id, file] = positionals;
-    if (id === undefined) throw new UsageError('the tenant ID is required');
-    if (!/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError(`'${id}' is not a tenant id`);
+    const tenantId = tenantIdArgument(id);
     if (file === undefined) throw new UsageError('the FILE to import is required');
-    const ownerUrl = env.DATABASE_OWNER_URL;
-    if (!ownerUrl) throw new UsageError('DATABASE_OWNER_URL is not set');
-    if (!URL.canParse(ownerUrl)) throw new UsageError('DATABASE_OWNER_URL is not a URL');
+    const ownerUrl = urlFromEnv(env, 'DATABASE_OWNER_URL');
     const { importTenant, ImportRefused } = await import('../lifecycle/import.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
     try {
       const report = await importTenant({
         ownerUrl,
-        tenantId: Number(id),
+        tenantId,
         file,
         onProgress: (rows) => process.stderr.write(`tenantql tenants import: ${rows} rows so far\n`),
       });

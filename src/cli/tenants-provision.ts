@@ -1,4 +1,4 @@
-import { defineCommand, UsageError } from './command.js';
+import { defineCommand, tenantIdArgument, UsageError, urlFromEnv } from './command.js';
 
 /**
  * `tenantql tenants provision ID` (SPEC §10, §11): makes a tenant of the tenants file ready —
@@ -29,11 +29,8 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
   },
   async run({ values, positionals }, env, loadProduct) {
     const id = positionals[0];
-    if (id === undefined) throw new UsageError('the tenant ID is required');
-    if (!/^[1-9][0-9]{0,9}$/.test(id)) throw new UsageError(`'${id}' is not a tenant id`);
-    const superuserUrl = env.DATABASE_SUPERUSER_URL;
-    if (!superuserUrl) throw new UsageError('DATABASE_SUPERUSER_URL is not set');
-    if (!URL.canParse(superuserUrl)) throw new UsageError('DATABASE_SUPERUSER_URL is not a URL');
+    const tenantId = tenantIdArgument(id);
+    const superuserUrl = urlFromEnv(env, 'DATABASE_SUPERUSER_URL');
     const mainUrl = env.DATABASE_URL ?? env.DATABASE_OWNER_URL;
     if (!mainUrl) throw new UsageError('DATABASE_URL is not set (it names the main database)');
     if (!URL.canParse(mainUrl)) throw new UsageError('DATABASE_URL is not a URL');
@@ -50,7 +47,7 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
       for (const problem of file.problems) process.stderr.write(`  ${problem}\n`);
       return 1;
     }
-    const tenant = file.config.tenants.find((t) => t.id === Number(id) && t.kind === 'regular');
+    const tenant = file.config.tenants.find((t) => t.id === tenantId && t.kind === 'regular');
     if (!tenant) {
       process.stderr.write(`tenantql tenants provision: no regular tenant ${id} in ${tenantsFile}\n`);
       return 1;

@@ -43,8 +43,6 @@ export interface DedicatedPools {
   /** A connection to the tenant's database as `_ro` or `_rw`; call with a slot of `scheduler`. */
   connect(tenantId: number, access: Access): Promise<PoolClient>;
   usage(): PoolUsage;
-  /** Tenants with a connection open now. */
-  tenantsOpen(): number;
   /** Closes every connection as it becomes idle; connect fails from now on. */
   end(): Promise<void>;
 }
@@ -55,7 +53,6 @@ interface Connection {
   readonly access: Access;
   /** What it logged in with: a rotated password retires it. */
   readonly user: { readonly user: string; readonly password: string };
-  idleSince: number;
   idleTimer?: NodeJS.Timeout;
 }
 
@@ -78,11 +75,10 @@ export function createDedicatedPools(options: DedicatedPoolsOptions): DedicatedP
     waitTimeoutMs: options.waitTimeoutMs,
     onShed: options.onShed,
   });
-  /** Oldest first. */
+  /** Idle the longest first: a release appends. */
   const idle: Connection[] = [];
   /** Open or opening or closing: what PostgreSQL may count as a backend of ours. */
   let open = 0;
-  const leased = new Set<Connection>();
   let ended = false;
   let spaceWaiters: (() => void)[] = [];
 
@@ -111,15 +107,12 @@ export function createDedicatedPools(options: DedicatedPoolsOptions): DedicatedP
   }
 
   function lease(connection: Connection): PoolClient {
-    leased.add(connection);
     let released = false;
     const client = connection.client as PoolClient;
     client.release = (error?: Error | boolean) => {
       if (released) return;
       released = true;
-      leased.delete(connection);
       if (error || ended) return close(connection);
-      connection.idleSince = performance.now();
       connection.idleTimer = setTimeout(() => {
         const at = idle.indexOf(connection);
         if (at >= 0) close(takeIdle(at));
@@ -142,7 +135,7 @@ export function createDedicatedPools(options: DedicatedPoolsOptions): DedicatedP
       applicationName: `tenantql t${tenantId} ${access === 'write' ? 'rw' : 'ro'}`,
       preparedStatements: options.preparedStatements,
     });
-    const connection: Connection = { client, tenantId, access, user, idleSince: 0 };
+    const connection: Connection = { client, tenantId, access, user };
     // A backend that dies while the connection is idle emits 'error'; unhandled it would crash.
     client.on('error', (error) => {
       logger.warn({ err: error.message, tenantId }, 'dedicated database connection lost');
@@ -197,7 +190,6 @@ export function createDedicatedPools(options: DedicatedPoolsOptions): DedicatedP
     connect,
     // Requests wait in the scheduler (reported with it: metrics.observeScheduler), not here.
     usage: () => ({ total: open, idle: idle.length, waiting: 0 }),
-    tenantsOpen: () => new Set([...idle, ...leased].map((c) => c.tenantId)).size,
     async end() {
       ended = true;
       while (idle.length > 0) close(takeIdle(0));

@@ -3,9 +3,8 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import pg from 'pg';
 import { recordLifecycleEvent } from '../db/lifecycle-events.js';
-import { connectionUrl } from '../db/setup.js';
-import { databaseOf, dedicatedNames } from '../tiers/names.js';
 import { type TenantTable, tenantTables } from './tables.js';
+import { withTenantDatabase } from './tenant-database.js';
 
 export interface ExportOptions {
   /** DATABASE_OWNER_URL: the main database's owner (a member of every dedicated `<db>_owner`). */
@@ -41,40 +40,25 @@ const PROGRESS_EVERY_MS = 3_000;
  */
 export async function exportTenant(options: ExportOptions): Promise<ExportHeader> {
   const { tenantId } = options;
-  const main = new pg.Client({
-    connectionString: options.ownerUrl,
-    application_name: 'tenantql tenants export',
-  });
-  await main.connect();
-  try {
-    const { rows } = await main.query<{ isolation: string }>(
-      'SELECT isolation FROM app.tenants WHERE id = $1',
-      [tenantId],
-    );
-    if (!rows[0]) throw new ExportRefused(`no tenant ${tenantId} in the tenants table`);
-    const dedicated = rows[0].isolation === 'database';
-    const names = dedicated ? dedicatedNames(databaseOf(options.ownerUrl), tenantId) : undefined;
-    const source = names
-      ? new pg.Client({
-          connectionString: connectionUrl(options.ownerUrl, names.database),
-          application_name: 'tenantql tenants export',
-        })
-      : main;
-    if (source !== main) await source.connect();
-    try {
-      if (names) await source.query(`SET ROLE ${ident(names.owner)}`);
+  return withTenantDatabase(
+    { ownerUrl: options.ownerUrl, tenantId, applicationName: 'tenantql tenants export' },
+    async (main) => {
+      const { rows } = await main.query<{ isolation: 'shared' | 'database' }>(
+        'SELECT isolation FROM app.tenants WHERE id = $1',
+        [tenantId],
+      );
+      if (!rows[0]) throw new ExportRefused(`no tenant ${tenantId} in the tenants table`);
+      return rows[0].isolation;
+    },
+    async (source, main) => {
       const header = await exportSnapshot(source, options);
       await recordLifecycleEvent(main, tenantId, 'export', {
         rows: total(header.counts),
         schema: header.schema,
       });
       return header;
-    } finally {
-      if (source !== main) await source.end();
-    }
-  } finally {
-    await main.end();
-  }
+    },
+  );
 }
 
 export class ExportRefused extends Error {}

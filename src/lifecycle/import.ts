@@ -2,10 +2,9 @@ import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { recordLifecycleEvent } from '../db/lifecycle-events.js';
-import { connectionUrl } from '../db/setup.js';
-import { databaseOf, dedicatedNames } from '../tiers/names.js';
 import { type ExportHeader, schemaVersion } from './export.js';
 import { type TenantTable, tenantTables } from './tables.js';
+import { withTenantDatabase } from './tenant-database.js';
 
 export interface ImportOptions {
   /** DATABASE_OWNER_URL: the main database's owner (a member of every dedicated `<db>_owner`). */
@@ -57,22 +56,10 @@ export async function importTenant(options: ImportOptions): Promise<ImportReport
   const iterator = lines[Symbol.asyncIterator]();
   try {
     const header = parseHeader(file, await firstLine(iterator));
-    const main = new pg.Client({
-      connectionString: options.ownerUrl,
-      application_name: 'tenantql tenants import',
-    });
-    await main.connect();
-    try {
-      const names = await placementOf(main, options);
-      const target = names
-        ? new pg.Client({
-            connectionString: connectionUrl(options.ownerUrl, names.database),
-            application_name: 'tenantql tenants import',
-          })
-        : main;
-      if (target !== main) await target.connect();
-      try {
-        if (names) await target.query(`SET ROLE ${ident(names.owner)}`);
+    return await withTenantDatabase(
+      { ownerUrl: options.ownerUrl, tenantId, applicationName: 'tenantql tenants import' },
+      (main) => placementOf(main, tenantId),
+      async (target, main) => {
         const report = await load(target, header, iterator, options);
         await recordLifecycleEvent(main, tenantId, 'import', {
           from: header.tenant,
@@ -81,12 +68,8 @@ export async function importTenant(options: ImportOptions): Promise<ImportReport
           schema: header.schema,
         });
         return report;
-      } finally {
-        if (target !== main) await target.end();
-      }
-    } finally {
-      await main.end();
-    }
+      },
+    );
   } finally {
     lines.close();
     await handle.close();
@@ -117,9 +100,8 @@ function parseHeader(file: string, line: string): ExportHeader {
 }
 
 /** Where the tenant's rows go: undefined for the shared database, else its own database. */
-async function placementOf(main: pg.Client, options: ImportOptions) {
-  const { tenantId } = options;
-  const { rows } = await main.query<{ isolation: string; kind: string; purged: boolean }>(
+async function placementOf(main: pg.Client, tenantId: number): Promise<'shared' | 'database'> {
+  const { rows } = await main.query<{ isolation: 'shared' | 'database'; kind: string; purged: boolean }>(
     'SELECT isolation, kind, purged_at IS NOT NULL AS purged FROM app.tenants WHERE id = $1',
     [tenantId],
   );
@@ -127,7 +109,7 @@ async function placementOf(main: pg.Client, options: ImportOptions) {
   if (!tenant) throw new ImportRefused(`no tenant ${tenantId} in the tenants table`);
   if (tenant.kind !== 'regular') throw new ImportRefused(`tenant ${tenantId} is not a regular tenant`);
   if (tenant.purged) throw new ImportRefused(`tenant ${tenantId} was purged; its id is not reused`);
-  return tenant.isolation === 'database' ? dedicatedNames(databaseOf(options.ownerUrl), tenantId) : undefined;
+  return tenant.isolation;
 }
 
 interface Target extends TenantTable {

@@ -124,6 +124,14 @@ describe('tenantql tenants provision', () => {
         { command: 'provision', actor: expect.stringMatching(/^.+@.+ as .+$/), db: names.database },
       ]);
     });
+    // The runtime role serves tenants: it may not read who ran what for which tenant.
+    const denied = await withClient(db.appUrl, (c) =>
+      c.query('SELECT 1 FROM app.lifecycle_events').then(
+        () => 'read',
+        (error: { code?: string }) => error.code,
+      ),
+    );
+    expect(denied).toBe('42501');
     await asSuperuserIn(db, 5, async (c) => {
       const { rows } = await c.query<{ relname: string }>(
         `SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
