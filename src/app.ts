@@ -40,6 +40,8 @@ export interface AppDeps {
   dedicated?: DedicatedPools;
   /** Where a tenant's rows are, as the database records it (tiers/tiers.ts). @default the tenants file's word */
   isolationOf?: (tenantId: number) => Isolation;
+  /** A write found a tenant's rows moved elsewhere (`tenants move`): read the placements again. */
+  onMoved?: (tenantId: number) => void;
   verifier: TokenVerifier;
   /** Shares the runtime pool between tenants; see db/scheduler.ts. @default a fair scheduler from config */
   acquireSlot?: AcquireSlot;
@@ -91,6 +93,8 @@ export function createApp(deps: AppDeps): App {
     adminPool: deps.adminPool,
     dedicated: deps.dedicated,
     eventWaitTimeoutMs: EVENT_WAIT_TIMEOUT_MS,
+    placementOf: deps.isolationOf,
+    onMoved: deps.onMoved,
   });
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'RATE_LIMITED'
   | 'OVERLOADED'
+  | 'TENANT_READ_ONLY'
   | 'INTERNAL_SERVER_ERROR';
 
 /**
@@ -68,6 +69,20 @@ export const overloaded = (retryAfterSeconds = 1) =>
   new AppError('OVERLOADED', 'The server is busy; retry shortly.', 503, {
     'Retry-After': String(retryAfterSeconds),
   });
+
+/**
+ * The tenant's writes are paused while `tenantql tenants move` copies its rows (SPEC §11);
+ * reads go on. 503 with Retry-After: the caller did nothing wrong and may retry shortly.
+ */
+export const tenantReadOnly = (retryAfterSeconds = 2) =>
+  new AppError(
+    'TENANT_READ_ONLY',
+    "This tenant's writes are paused for a moment (its data is being moved); retry shortly.",
+    503,
+    {
+      'Retry-After': String(retryAfterSeconds),
+    },
+  );
 
 /** The body yoga would send for `error`, for responses ended before GraphQL runs. */
 export function errorResponse(error: AppError): Response {

@@ -73,6 +73,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
     adminPool,
     dedicated,
     isolationOf: (tenantId) => tiers.isolationOf(tenantId),
+    onMoved: () => void tiers.refresh(),
     verifier: createTokenVerifier(config),
     shuttingDown: () => shuttingDown,
     shutdownSignal: shutdown.signal,
@@ -250,12 +251,14 @@ async function startServices(
   await learnForeignKeys(pool);
   if (embedded && product.seed) {
     const tenants = registry.current.all().filter((t) => t.kind === 'regular' && !t.disabled);
-    await product.seed(tenants, writeAsTenant(registry, pool, dedicated, logger));
+    await product.seed(tenants, writeAsTenant(registry, tiers, pool, dedicated, logger));
   }
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
   const valkey = await startValkeyServices(config, logger);
   cleanups.unshift(() => valkey.close());
+  // A `tenants move` announces its switch here; every instance follows within a second.
+  valkey.onPlacementNotice(() => void tiers.refresh());
   return { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks };
 }
 
@@ -304,6 +307,7 @@ async function runAll(cleanups: (() => Promise<void>)[]): Promise<void> {
 /** For a product's seed: `work` in one READ WRITE transaction as the tenant, under RLS, as a request. */
 function writeAsTenant(
   registry: TenantRegistry,
+  tiers: Tiers,
   pool: Pool,
   dedicated: DedicatedPools,
   logger: Logger,
@@ -311,7 +315,7 @@ function writeAsTenant(
   return async (tenantId, work) => {
     const settings = { tenantId, userId: 'seed', actorTenantId: undefined, statementTimeoutMs: 10_000 };
     const tenant = registry.current.byId(tenantId);
-    const source = tenant ? tenantSource(tenant, pool, dedicated) : pool;
+    const source = tenant ? tenantSource(tenant, tiers.isolationOf(tenant.id), pool, dedicated) : pool;
     const tx = new RequestTransaction(source, settings, logger);
     tx.allowWrites();
     await runInTransaction(tx, work);

@@ -112,6 +112,8 @@ const envelope = z.looseObject({ t: tenantId });
 
 export const channels = {
   events: (tenantId: number, topic: Topic) => `${tenantTag(tenantId)}events:${topic}`,
+  /** Server-wide: a tenant id whose placement changed (cache/placement-notices.ts). */
+  placements: () => '{sys}:placements',
 } as const;
 
 /**

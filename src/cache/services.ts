@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import { describeTarget, ValkeyClient, type ValkeyState } from './client.js';
 import { EventBus } from './events.js';
+import { listenForPlacements } from './placement-notices.js';
 import { MemoryRateLimiter, type RateLimiter, ValkeyRateLimiter } from './rate-limit.js';
 import { MemoryCacheBackend, ResponseCache, ValkeyCacheBackend } from './response-cache.js';
 
@@ -12,6 +13,8 @@ export interface ValkeyServices {
   readonly rateLimiter: RateLimiter;
   readonly events: EventBus;
   readonly state: () => ValkeyState;
+  /** Calls `listener` when `tenants move` announces a switch (cache/placement-notices.ts); in-process: never. */
+  onPlacementNotice(listener: (tenantId: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -37,6 +40,7 @@ export async function startValkeyServices(
       rateLimiter: new MemoryRateLimiter(),
       events,
       state: () => 'in-process',
+      onPlacementNotice: () => {},
       close: async () => events.close(),
     };
   }
@@ -46,6 +50,7 @@ export async function startValkeyServices(
     rateLimiter: new ValkeyRateLimiter(client),
     events,
     state: () => client.state(),
+    onPlacementNotice: (listener) => listenForPlacements(client, listener),
     close: async () => {
       events.close();
       await client.quit();

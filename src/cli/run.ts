@@ -8,6 +8,7 @@ import start from './start.js';
 import tenantsCheck from './tenants-check.js';
 import tenantsExport from './tenants-export.js';
 import tenantsImport from './tenants-import.js';
+import tenantsMove from './tenants-move.js';
 import tenantsProvision from './tenants-provision.js';
 import token from './token.js';
 import valkeyAcl from './valkey-acl.js';
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   tenantsProvision,
   tenantsExport,
   tenantsImport,
+  tenantsMove,
   token,
   schema,
   valkeyAcl,

@@ -1,4 +1,5 @@
-import { defineCommand, tenantIdArgument, UsageError, urlFromEnv } from './command.js';
+import { defineCommand, tenantIdArgument, urlFromEnv } from './command.js';
+import { mainUrlFromEnv, regularTenantOfFile } from './tenant-of-file.js';
 
 /**
  * `tenantql tenants provision ID` (SPEC §10, §11): makes a tenant of the tenants file ready —
@@ -31,33 +32,20 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
     const id = positionals[0];
     const tenantId = tenantIdArgument(id);
     const superuserUrl = urlFromEnv(env, 'DATABASE_SUPERUSER_URL');
-    const mainUrl = env.DATABASE_URL ?? env.DATABASE_OWNER_URL;
-    if (!mainUrl) throw new UsageError('DATABASE_URL is not set (it names the main database)');
-    if (!URL.canParse(mainUrl)) throw new UsageError('DATABASE_URL is not a URL');
-
-    const { readTenantsFile } = await import('../tenancy/tenants-file.js');
+    const mainUrl = mainUrlFromEnv(env);
     const { databaseOf } = await import('../tiers/names.js');
     const { provisionTenant, ProvisionRefused } = await import('../tiers/provision.js');
     const { describeConnectionFailure } = await import('../db/connection-failure.js');
-    const tenantsFile = env.TENANTS_FILE || './tenants.json';
     const secretsFile = env.TENANT_SECRETS_FILE || './.secrets/tenants.json';
-    const file = await readTenantsFile(tenantsFile);
-    if (!file.ok) {
-      process.stderr.write(`tenantql tenants provision: invalid tenants file ${tenantsFile}:\n`);
-      for (const problem of file.problems) process.stderr.write(`  ${problem}\n`);
-      return 1;
-    }
-    const tenant = file.config.tenants.find((t) => t.id === tenantId && t.kind === 'regular');
-    if (!tenant) {
-      process.stderr.write(`tenantql tenants provision: no regular tenant ${id} in ${tenantsFile}\n`);
-      return 1;
-    }
+    const found = await regularTenantOfFile(env, 'tenants provision', tenantId);
+    if (!found) return 1;
+    const { tenant, virtualTenants } = found;
     try {
       const report = await provisionTenant({
         superuserUrl,
         mainDatabase: databaseOf(mainUrl),
         tenant,
-        virtualTenants: file.config.tenants.filter((t) => t.kind === 'virtual'),
+        virtualTenants,
         productMigrations: (await loadProduct())?.migrations,
         secretsFile,
         rotate: values.rotate,

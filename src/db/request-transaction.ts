@@ -1,8 +1,9 @@
-import { AppError, overloaded } from '../errors.js';
+import { AppError, overloaded, tenantReadOnly } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type Pool, type PoolClient, type QueryResultRow, quoteLiteral } from './pool.js';
 import type { AcquireSlot } from './scheduler.js';
 import { mapSqlError } from './sql-errors.js';
+import { type Place, type WriteFenceRow, writeFenceStatement } from './write-pause.js';
 
 export type { AcquireSlot } from './scheduler.js';
 
@@ -21,6 +22,15 @@ export interface TenantSettings {
  */
 export interface ConnectionSource {
   connectFor(readOnly: boolean): Promise<PoolClient>;
+  /** Set for a tenant's own rows: its write transactions pass the move's fence (db/write-pause.ts). */
+  readonly writeFence?: WriteFence;
+}
+
+export interface WriteFence {
+  /** Where these connections are: what the database they reach must record as the tenant's place. */
+  readonly place: Place;
+  /** Told when that database records another place: a move switched the tenant, and this instance has not heard. */
+  readonly onMoved?: (tenantId: number) => void;
 }
 
 export interface Query {
@@ -140,14 +150,33 @@ export class RequestTransaction {
       release();
       releaseClient(err);
     };
+    const fence = this.#readOnly ? undefined : this.#source.writeFence;
+    let fenceRow: WriteFenceRow | undefined;
     try {
       this.onQuery?.();
-      await client.query(beginStatement(this.settings, this.#readOnly));
-      return client;
+      const begin = beginStatement(this.settings, this.#readOnly);
+      if (!fence) {
+        await client.query(begin);
+        return client;
+      }
+      // Still one round trip: the fence's row is the last result of the multi-statement string.
+      const results = (await client.query(
+        `${begin}; ${writeFenceStatement(this.settings.tenantId)}`,
+      )) as unknown as {
+        rows: WriteFenceRow[];
+      }[];
+      fenceRow = results.at(-1)?.rows[0];
     } catch (error) {
       client.release(error as Error);
       throw mapSqlError(error);
     }
+    if (fenceRow?.writable && fenceRow.placed === fence.place) return client;
+    await client.query('ROLLBACK').then(
+      () => client.release(),
+      (error: Error) => client.release(error),
+    );
+    if (fenceRow && fenceRow.placed !== fence.place) fence.onMoved?.(this.settings.tenantId);
+    throw tenantReadOnly();
   }
 
   /**

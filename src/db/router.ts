@@ -3,6 +3,7 @@ import type { DedicatedPools } from './dedicated-pools.js';
 import type { Pool } from './pool.js';
 import type { ConnectionSource } from './request-transaction.js';
 import { type AcquireSlot, oneAtATimePerTenant } from './scheduler.js';
+import type { Place } from './write-pause.js';
 
 /** Where one transaction of a tenant runs: its connections, and its turn at them. */
 export interface TransactionRoute {
@@ -29,6 +30,14 @@ export interface RouterOptions {
   dedicated?: DedicatedPools | undefined;
   /** How long a subscription event waits behind the tenant's earlier events. */
   eventWaitTimeoutMs: number;
+  /**
+   * Where the tenant's rows are, as the database records it (tiers/tiers.ts), not as the file
+   * says: `tenants move` switches it while the file still names the old place.
+   * @default the tenants file's `isolation`
+   */
+  placementOf?: (tenantId: number) => Place;
+  /** A write found the tenant's rows moved elsewhere (db/write-pause.ts): read the placements again. */
+  onMoved?: (tenantId: number) => void;
 }
 
 /**
@@ -38,8 +47,12 @@ export interface RouterOptions {
  * Everything else about the transaction (settings, READ ONLY, RLS) is the same on both tiers.
  */
 export function createRouter(options: RouterOptions): Router {
-  const { pool, adminPool, dedicated } = options;
-  const sharedSource: ConnectionSource = { connectFor: () => pool.connect() };
+  const { pool, adminPool, dedicated, onMoved } = options;
+  const placeOf = (tenant: Tenant): Place => options.placementOf?.(tenant.id) ?? tenant.isolation;
+  const sharedSource: ConnectionSource = {
+    connectFor: () => pool.connect(),
+    writeFence: { place: 'shared', onMoved },
+  };
   const shared: TransactionRoute = { source: sharedSource, acquireSlot: options.acquireSlot };
   const sharedEvent: TransactionRoute = {
     source: sharedSource,
@@ -54,7 +67,10 @@ export function createRouter(options: RouterOptions): Router {
       throw new Error(`tenant ${tenantId} has a database of its own, but no dedicated pools are open`);
     }
     return {
-      source: { connectFor: (readOnly) => dedicated.connect(tenantId, readOnly ? 'read' : 'write') },
+      source: {
+        connectFor: (readOnly) => dedicated.connect(tenantId, readOnly ? 'read' : 'write'),
+        writeFence: { place: 'database', onMoved },
+      },
       acquireSlot,
     };
   }
@@ -63,11 +79,11 @@ export function createRouter(options: RouterOptions): Router {
   return {
     request(tenant) {
       if (tenant.kind === 'system') return { source: adminSource, acquireSlot: options.acquireSlot };
-      return tenant.isolation === 'database' ? dedicatedRoute(tenant.id, dedicatedSlot) : shared;
+      return placeOf(tenant) === 'database' ? dedicatedRoute(tenant.id, dedicatedSlot) : shared;
     },
     event(tenant) {
       if (tenant.kind === 'system') return { source: adminSource, acquireSlot: sharedEvent.acquireSlot };
-      return tenant.isolation === 'database' ? dedicatedRoute(tenant.id, dedicatedEventSlot) : sharedEvent;
+      return placeOf(tenant) === 'database' ? dedicatedRoute(tenant.id, dedicatedEventSlot) : sharedEvent;
     },
     dedicatedRead: (tenantId) => dedicatedRoute(tenantId, dedicatedSlot),
   };

@@ -63,7 +63,11 @@ export async function exportTenant(options: ExportOptions): Promise<ExportHeader
 
 export class ExportRefused extends Error {}
 
-async function exportSnapshot(client: pg.Client, options: ExportOptions): Promise<ExportHeader> {
+/** The rows of `options.tenantId` that `client` (in the database they are in) sees, as an export. */
+export async function exportSnapshot(
+  client: pg.Client,
+  options: Pick<ExportOptions, 'tenantId' | 'out' | 'batchSize' | 'onProgress'>,
+): Promise<ExportHeader> {
   const { tenantId, out } = options;
   const batch = options.batchSize ?? 1000;
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');

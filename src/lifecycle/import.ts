@@ -60,7 +60,7 @@ export async function importTenant(options: ImportOptions): Promise<ImportReport
       { ownerUrl: options.ownerUrl, tenantId, applicationName: 'tenantql tenants import' },
       (main) => placementOf(main, tenantId),
       async (target, main) => {
-        const report = await load(target, header, iterator, options);
+        const report = await load(target, header, iterator, { ...options, source: file });
         await recordLifecycleEvent(main, tenantId, 'import', {
           from: header.tenant,
           exportedAt: header.exportedAt,
@@ -119,13 +119,31 @@ interface Target extends TenantTable {
   readonly sequences: readonly { column: string; sequence: string }[];
 }
 
+/**
+ * An export's lines (`tenants export`, or `tenants move` copying from one database to another)
+ * into `client`'s database, in one transaction; `source` names them in refusals.
+ */
+export async function importLines(
+  client: pg.Client,
+  lines: AsyncIterator<string>,
+  options: LoadOptions,
+): Promise<ImportReport> {
+  const header = parseHeader(options.source, await firstLine(lines));
+  return load(client, header, lines, options);
+}
+
+interface LoadOptions extends Pick<ImportOptions, 'tenantId' | 'batchSize' | 'onProgress'> {
+  /** What the lines came from (a file), for refusals. */
+  source: string;
+}
+
 async function load(
   client: pg.Client,
   header: ExportHeader,
   lines: AsyncIterator<string>,
-  options: ImportOptions,
+  options: LoadOptions,
 ): Promise<ImportReport> {
-  const { tenantId, file } = options;
+  const { tenantId, source: file } = options;
   const batchSize = options.batchSize ?? 1000;
   await client.query('BEGIN');
   try {

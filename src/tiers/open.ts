@@ -4,7 +4,7 @@ import type { Pool } from '../db/pool.js';
 import type { ConnectionSource } from '../db/request-transaction.js';
 import { NO_SYNC_ROLE } from '../db/tenants-sync.js';
 import type { Logger } from '../observability/logger.js';
-import type { Tenant } from '../tenancy/tenants-file.js';
+import type { Isolation, Tenant } from '../tenancy/tenants-file.js';
 import { tenantsTablePlacements } from './placement.js';
 import { Tiers } from './tiers.js';
 
@@ -30,7 +30,7 @@ export function openTiers(options: OpenTiersOptions): { tiers: Tiers; dedicated:
     ownerUrl: config.databaseOwnerUrl,
   });
   if (!readPlacements) throw new Error(NO_SYNC_ROLE);
-  const tiers = new Tiers({ secretsFile: config.tenantSecretsFile, readPlacements });
+  const tiers = new Tiers({ secretsFile: config.tenantSecretsFile, readPlacements, logger: options.logger });
   const dedicated = createDedicatedPools({
     baseUrl: options.baseUrl ?? config.databaseUrl!,
     maxConnections: dedicatedConnections(config),
@@ -45,7 +45,15 @@ export function openTiers(options: OpenTiersOptions): { tiers: Tiers; dedicated:
 }
 
 /** A tenant's connections outside a request (a product's seed): its own database, or `pool`. */
-export function tenantSource(tenant: Tenant, pool: Pool, dedicated: DedicatedPools): ConnectionSource {
-  if (tenant.isolation !== 'database') return { connectFor: () => pool.connect() };
-  return { connectFor: (readOnly) => dedicated.connect(tenant.id, readOnly ? 'read' : 'write') };
+export function tenantSource(
+  tenant: Tenant,
+  place: Isolation,
+  pool: Pool,
+  dedicated: DedicatedPools,
+): ConnectionSource {
+  if (place !== 'database') return { connectFor: () => pool.connect(), writeFence: { place } };
+  return {
+    connectFor: (readOnly) => dedicated.connect(tenant.id, readOnly ? 'read' : 'write'),
+    writeFence: { place },
+  };
 }

@@ -58,7 +58,7 @@ export function placementProblems(
     const who = `tenant ${tenant.id} (${tenant.subdomain})`;
     if (tenant.isolation === 'database' && placed !== 'database') {
       problems.push(
-        `${who}: "isolation": "database" in the file, but its rows are in the shared database; run \`tenantql tenants provision ${tenant.id}\` first`,
+        `${who}: "isolation": "database" in the file, but its rows are in the shared database; run \`tenantql tenants provision ${tenant.id}\` first (\`tenantql tenants move ${tenant.id} --to database\` if it has rows)`,
       );
     } else if (tenant.isolation === 'shared' && placed === 'database') {
       problems.push(

@@ -71,7 +71,7 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
   const main = await connect(connectionUrl(options.superuserUrl, options.mainDatabase));
   try {
     await requireSuperuser(main);
-    await main.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, tenant.id]);
+    await lockTenantCommands(main, tenant.id);
     const placed = await placementOf(main, tenant.id);
     if (tenant.isolation === 'shared') {
       if (placed === 'database') {
@@ -91,25 +91,7 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
         );
       }
     }
-    const names = dedicatedNames(options.mainDatabase, tenant.id);
-    const sharedOwner = await databaseOwner(main, options.mainDatabase);
-    const { credentials, rotated } = await provisionRoles(main, names, sharedOwner, options);
-    const created = await provisionDatabase(main, options.superuserUrl, names);
-    const applied = await migrateDedicated(
-      options.superuserUrl,
-      names,
-      options.productMigrations,
-      options.logger,
-    );
-    await fillTenantsTable(options.superuserUrl, names, tenant, options.virtualTenants);
-    if (rotated) {
-      // Read, merge, write under one lock: provisions of other tenants rewrite the same file.
-      await main.query('SELECT pg_advisory_lock($1, 0)', [LOCK_CLASS]);
-      const read = await readSecretsFile(options.secretsFile);
-      if (!read.ok) throw new ProvisionRefused(read.problems.join('; '));
-      await writeSecretsFile(options.secretsFile, new Map([...read.secrets, [tenant.id, credentials]]));
-      await main.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_CLASS]);
-    }
+    const { names, created, rotated, applied } = await prepareDedicatedDatabase(main, options);
     await upsertTenantRow(main, tenant, 'database');
     await recordLifecycleEvent(main, tenant.id, 'provision', {
       isolation: 'database',
@@ -131,13 +113,66 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
   }
 }
 
+/**
+ * The tenant's database, roles and credentials, migrated and ready for rows, without placing the
+ * tenant there: `tenants provision` places it next, `tenants move` copies the rows first.
+ * `main` is the superuser's session in the main database, holding lockTenantCommands.
+ */
+export async function prepareDedicatedDatabase(
+  main: pg.Client,
+  options: ProvisionOptions,
+): Promise<{ names: DedicatedNames; created: boolean; rotated: boolean; applied: string[] }> {
+  const { tenant } = options;
+  const names = dedicatedNames(options.mainDatabase, tenant.id);
+  const sharedOwner = await databaseOwner(main, options.mainDatabase);
+  const { credentials, rotated } = await provisionRoles(main, names, sharedOwner, options);
+  const created = await provisionDatabase(main, options.superuserUrl, names);
+  const applied = await migrateDedicated(
+    options.superuserUrl,
+    names,
+    options.productMigrations,
+    options.logger,
+  );
+  await fillTenantsTable(options.superuserUrl, names, tenant, options.virtualTenants);
+  if (rotated) {
+    await updateSecretsFile(main, options.secretsFile, (secrets) => secrets.set(tenant.id, credentials));
+  }
+  return { names, created, rotated, applied };
+}
+
+/**
+ * Read, change, write the secrets file under one lock: every provision, move and purge rewrites
+ * the same file. Refuses (and writes nothing) when the file cannot be read.
+ */
+export async function updateSecretsFile(
+  main: pg.Client,
+  file: string,
+  change: (secrets: Map<number, TenantCredentials>) => void,
+): Promise<void> {
+  await main.query('SELECT pg_advisory_lock($1, 0)', [LOCK_CLASS]);
+  try {
+    const read = await readSecretsFile(file);
+    if (!read.ok) throw new ProvisionRefused(read.problems.join('; '));
+    const secrets = new Map(read.secrets);
+    change(secrets);
+    await writeSecretsFile(file, secrets);
+  } finally {
+    await main.query('SELECT pg_advisory_unlock($1, 0)', [LOCK_CLASS]);
+  }
+}
+
+/** Provision, move and purge of one tenant run one after the other (a session lock, held to the end). */
+export async function lockTenantCommands(main: pg.Client, tenantId: number): Promise<void> {
+  await main.query('SELECT pg_advisory_lock($1, $2)', [LOCK_CLASS, tenantId]);
+}
+
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'tenantql tenants provision' });
   await client.connect();
   return client;
 }
 
-async function requireSuperuser(client: pg.Client): Promise<void> {
+export async function requireSuperuser(client: pg.Client): Promise<void> {
   const { rows } = await client.query<{ rolsuper: boolean }>(
     'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
   );

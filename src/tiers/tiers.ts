@@ -1,3 +1,4 @@
+import type { Logger } from '../observability/logger.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Isolation } from '../tenancy/tenants-file.js';
 import { type Placements, placementProblems } from './placement.js';
@@ -8,6 +9,7 @@ export interface TiersOptions {
   secretsFile: string;
   /** Reads the placements from the main database (through a role that sees every tenant). */
   readPlacements: () => Promise<Placements>;
+  logger?: Logger;
 }
 
 /**
@@ -20,28 +22,73 @@ export class Tiers {
   readonly #options: TiersOptions;
   #placements: Placements = new Map();
   #secrets: TenantSecrets = new Map();
+  #refreshing: Promise<void> | undefined;
+  #refreshAgain: Promise<void> | undefined;
 
   constructor(options: TiersOptions) {
     this.#options = options;
   }
 
-  /** Empty when `next` may serve; then what was read is what the server uses from now on. */
+  /**
+   * Empty when `next` may serve. What was read is used from now on either way: it is where the
+   * rows are, which a refused file does not change (a `tenants move` switched a tenant, and the
+   * old set goes on serving it from its new place until the file agrees).
+   */
   async check(next: TenantSet): Promise<string[]> {
-    const { secretsFile } = this.#options;
-    const secrets = await readSecretsFile(secretsFile);
-    if (!secrets.ok) return secrets.problems;
-    let placements: Placements;
+    const read = await this.#read();
+    if (!read.ok) return read.problems;
+    this.#adopt(read.placements, read.secrets);
+    return placementProblems(next, read.placements, read.secrets, this.#options.secretsFile);
+  }
+
+  /**
+   * Reads placements and credentials again, between reloads: a move announced a switch, or a
+   * write found the tenant's rows gone from where this instance sent it. Calls that arrive
+   * while a read runs share one more read after it, so none is answered from older data.
+   */
+  refresh(): Promise<void> {
+    if (this.#refreshing) {
+      this.#refreshAgain ??= this.#refreshing.then(() => {
+        this.#refreshAgain = undefined;
+        return this.refresh();
+      });
+      return this.#refreshAgain;
+    }
+    this.#refreshing = this.#read()
+      .then((read) => {
+        if (read.ok) this.#adopt(read.placements, read.secrets);
+        else this.#options.logger?.warn({ problems: read.problems }, 'tenant placements not read again');
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
+    return this.#refreshing;
+  }
+
+  async #read(): Promise<
+    { ok: true; placements: Placements; secrets: TenantSecrets } | { ok: false; problems: string[] }
+  > {
+    const secrets = await readSecretsFile(this.#options.secretsFile);
+    if (!secrets.ok) return secrets;
     try {
-      placements = await this.#options.readPlacements();
+      return { ok: true, placements: await this.#options.readPlacements(), secrets: secrets.secrets };
     } catch (error) {
-      return [`the tenants table cannot be read: ${(error as Error).message}`];
+      return { ok: false, problems: [`the tenants table cannot be read: ${(error as Error).message}`] };
     }
-    const problems = placementProblems(next, placements, secrets.secrets, secretsFile);
-    if (problems.length === 0) {
-      this.#placements = placements;
-      this.#secrets = secrets.secrets;
+  }
+
+  #adopt(placements: Placements, secrets: TenantSecrets): void {
+    for (const [tenantId, place] of placements) {
+      const before = this.#placements.get(tenantId) ?? 'shared';
+      if (this.#placements.size > 0 && place !== before) {
+        this.#options.logger?.info(
+          { tenantId, from: before, to: place },
+          'tenant moved: now served from its new place',
+        );
+      }
     }
-    return problems;
+    this.#placements = placements;
+    this.#secrets = secrets;
   }
 
   credentials(tenantId: number): TenantCredentials | undefined {

@@ -165,6 +165,7 @@ export class TestApp {
     await syncTenantsTable(opened.registry.current);
     await learnForeignKeys(pool);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
+    valkey?.onPlacementNotice(() => void tiers.refresh());
     let testApp: TestApp | undefined;
     const app = createApp({
       schema: demoSchema,
@@ -176,6 +177,7 @@ export class TestApp {
       adminPool,
       dedicated,
       isolationOf: (tenantId) => tiers.isolationOf(tenantId),
+      onMoved: () => void tiers.refresh(),
       verifier: createTokenVerifier(config),
       onQuery: () => {
         if (testApp) testApp.queries++;

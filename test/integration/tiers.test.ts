@@ -231,7 +231,9 @@ describe('placement', () => {
       (error: Error) => error.message,
     );
     expect(failed).toContain('tenant 5 (vault): "isolation": "database" in the file');
-    expect(failed).toContain('run `tenantql tenants provision 5` first');
+    expect(failed).toContain(
+      'run `tenantql tenants provision 5` first (`tenantql tenants move 5 --to database` if it has rows)',
+    );
   });
 
   it('a reload that switches a tenant without provision or move is refused; the old set serves', async () => {
@@ -250,7 +252,7 @@ describe('placement', () => {
     const status = await t.registry.reload();
     expect(status.ok).toBe(false);
     expect(status.problems).toEqual([
-      'tenant 4 (tenant3): "isolation": "database" in the file, but its rows are in the shared database; run `tenantql tenants provision 4` first',
+      'tenant 4 (tenant3): "isolation": "database" in the file, but its rows are in the shared database; run `tenantql tenants provision 4` first (`tenantql tenants move 4 --to database` if it has rows)',
       'tenant 5 (vault): "isolation": "shared" in the file, but its rows are in a database of its own; run `tenantql tenants move 5 --to shared`, or keep "isolation": "database"',
     ]);
     expect(t.registry.current.byId(4)?.isolation).toBe('shared');

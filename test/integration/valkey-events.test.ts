@@ -54,7 +54,9 @@ describe('task events across instances', () => {
     try {
       await waitForSubscribers(redis, channels.events(2, 'tasks'));
       // Only tenant A's channel is subscribed: B's events are not even sent to this instance.
-      expect(await redis.pubsub('CHANNELS', '*')).toEqual([channels.events(2, 'tasks')]);
+      // (Every instance also listens on the server-wide {sys}:placements, SPEC §11.)
+      expect(await redis.pubsub('CHANNELS', '{t*')).toEqual([channels.events(2, 'tasks')]);
+      expect(await redis.pubsub('CHANNELS', '{sys}:*')).toEqual([channels.placements()]);
 
       await mutate(t, B, tokenB, CREATE_TASK, { p: projectB, t: 'secret of B' });
       const created = await mutate(t, A, tokenA, CREATE_TASK, { p: projectA, t: 'task of A' });

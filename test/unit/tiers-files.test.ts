@@ -76,7 +76,7 @@ describe('placement problems', () => {
 
   it('one line per disagreement, naming the command that fixes it', () => {
     expect(placementProblems(set('database'), new Map(), secrets, 's.json')).toEqual([
-      'tenant 5 (vault): "isolation": "database" in the file, but its rows are in the shared database; run `tenantql tenants provision 5` first',
+      'tenant 5 (vault): "isolation": "database" in the file, but its rows are in the shared database; run `tenantql tenants provision 5` first (`tenantql tenants move 5 --to database` if it has rows)',
     ]);
     expect(placementProblems(set('shared'), new Map([[5, 'database']]), secrets, 's.json')).toEqual([
       'tenant 5 (vault): "isolation": "shared" in the file, but its rows are in a database of its own; run `tenantql tenants move 5 --to shared`, or keep "isolation": "database"',
