@@ -309,6 +309,24 @@ export async function runOnEveryNode(
   config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>,
   commands: readonly (readonly string[])[],
 ): Promise<string[]> {
+  return withEveryNode(config, async (nodes) => {
+    const done: string[] = [];
+    for (const node of nodes) {
+      for (const [name, ...args] of commands) await node.call(name!, ...args);
+      done.push(`${node.options.host}:${node.options.port}`);
+    }
+    return done;
+  });
+}
+
+/**
+ * For administration: `work` with a connection to the server, or to every node of the cluster
+ * (`primary` tells which hold keys), closed afterwards; errors name the server, not the command.
+ */
+export async function withEveryNode<T>(
+  config: Pick<Config, 'valkeyUrl' | 'valkeyClusterNodes'>,
+  work: (nodes: Redis[], primary: (node: Redis) => boolean) => Promise<T>,
+): Promise<T> {
   const admin = { commandTimeout: 5_000, retryStrategy: () => null, maxRetriesPerRequest: 0 };
   const connection = config.valkeyClusterNodes?.length
     ? new Cluster(clusterNodes(config.valkeyClusterNodes), {
@@ -320,13 +338,9 @@ export async function runOnEveryNode(
   connection.on('error', () => {});
   try {
     await connection.connect();
-    const nodes = connection instanceof Cluster ? connection.nodes('all') : [connection];
-    const done: string[] = [];
-    for (const node of nodes) {
-      for (const [name, ...args] of commands) await node.call(name!, ...args);
-      done.push(`${node.options.host}:${node.options.port}`);
-    }
-    return done;
+    if (!(connection instanceof Cluster)) return await work([connection], () => true);
+    const primaries = new Set(connection.nodes('master'));
+    return await work(connection.nodes('all'), (node) => primaries.has(node));
   } catch (error) {
     throw new Error(`Valkey ${describeTarget(config)}: ${(error as Error).message}`);
   } finally {

@@ -10,6 +10,7 @@ import tenantsExport from './tenants-export.js';
 import tenantsImport from './tenants-import.js';
 import tenantsMove from './tenants-move.js';
 import tenantsProvision from './tenants-provision.js';
+import tenantsPurge from './tenants-purge.js';
 import token from './token.js';
 import valkeyAcl from './valkey-acl.js';
 
@@ -25,6 +26,7 @@ const COMMANDS: readonly Command[] = [
   tenantsExport,
   tenantsImport,
   tenantsMove,
+  tenantsPurge,
   token,
   schema,
   valkeyAcl,

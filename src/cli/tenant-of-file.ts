@@ -33,3 +33,16 @@ export async function regularTenantOfFile(
   }
   return { tenant, virtualTenants: file.config.tenants.filter((t) => t.kind === 'virtual'), tenantsFile };
 }
+
+/** VALKEY_URL (or REDIS_URL, default redis://127.0.0.1:6379, as the server) or VALKEY_CLUSTER_NODES. */
+export function valkeyTargetFromEnv(env: NodeJS.ProcessEnv): {
+  valkeyUrl: string;
+  valkeyClusterNodes: string[] | undefined;
+} {
+  return {
+    valkeyUrl: env.VALKEY_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    valkeyClusterNodes: env.VALKEY_CLUSTER_NODES?.split(',')
+      .map((node) => node.trim())
+      .filter(Boolean),
+  };
+}

@@ -1,5 +1,5 @@
 import { defineCommand, tenantIdArgument, UsageError, urlFromEnv } from './command.js';
-import { mainUrlFromEnv, regularTenantOfFile } from './tenant-of-file.js';
+import { mainUrlFromEnv, regularTenantOfFile, valkeyTargetFromEnv } from './tenant-of-file.js';
 
 const PLACES = ['shared', 'database'] as const;
 
@@ -55,12 +55,7 @@ a file that disagrees with where the rows are).
         virtualTenants,
         productMigrations: (await loadProduct())?.migrations,
         secretsFile: env.TENANT_SECRETS_FILE || './.secrets/tenants.json',
-        valkey: {
-          valkeyUrl: env.VALKEY_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-          valkeyClusterNodes: env.VALKEY_CLUSTER_NODES?.split(',')
-            .map((node) => node.trim())
-            .filter(Boolean),
-        },
+        valkey: valkeyTargetFromEnv(env),
         onStep: (step, detail) =>
           say(`${detail ? `${step}: ${detail}` : step} (${new Date().toISOString()})`),
       });

@@ -13,7 +13,7 @@ import { dedicatedNames } from '../tiers/names.js';
 import { lockTenantCommands, prepareDedicatedDatabase, requireSuperuser } from '../tiers/provision.js';
 import { exportSnapshot } from './export.js';
 import { importLines } from './import.js';
-import { tenantTables } from './tables.js';
+import { deleteTenantRows as deleteRows, tenantTables } from './tables.js';
 
 export interface MoveOptions {
   /** DATABASE_SUPERUSER_URL: creates or drops the tenant's database and roles. */
@@ -61,7 +61,6 @@ export interface MoveReport {
 /** A refusal the operator can act on (one line, exit 1); the tenant is served as before. */
 export class MoveRefused extends Error {}
 
-const COUNTERS = 'app.tenant_row_ids';
 const APPLICATION_NAME = 'tenantql tenants move';
 
 /**
@@ -267,30 +266,6 @@ async function checksums(
     sums.set(table.name, rows[0]!);
   }
   return sums;
-}
-
-/**
- * Every row of the tenant where `client` is, children first, the id counters last, in one
- * transaction. Resolves how many rows went.
- */
-async function deleteRows(client: pg.Client, tenantId: number): Promise<number> {
-  const tables = (await tenantTables(client)).map((t) => t.name).reverse();
-  const ordered = [...tables.filter((t) => t !== COUNTERS), ...tables.filter((t) => t === COUNTERS)];
-  let deleted = 0;
-  await client.query('BEGIN');
-  try {
-    // The row-id triggers lock the tenant's counter by app.tenant_id.
-    await client.query("SELECT set_config('app.tenant_id', $1, true)", [String(tenantId)]);
-    for (const table of ordered) {
-      const { rowCount } = await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
-      deleted += rowCount ?? 0;
-    }
-    await client.query('COMMIT');
-    return deleted;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
 }
 
 /** After the switch: the rows at `old` go; a database of its own goes with its roles. */

@@ -54,3 +54,46 @@ export async function tenantTables(client: pg.ClientBase): Promise<TenantTable[]
   }
   return ordered;
 }
+
+/** The per-tenant id counters: deleted last, since the row-id triggers lock them. */
+const COUNTERS = 'app.tenant_row_ids';
+
+/**
+ * Every row of the tenant where `client` is, children first, the id counters last, in one
+ * transaction. Resolves how many rows went.
+ */
+export async function deleteTenantRows(client: pg.ClientBase, tenantId: number): Promise<number> {
+  const tables = (await tenantTables(client)).map((t) => t.name).reverse();
+  const ordered = [...tables.filter((t) => t !== COUNTERS), ...tables.filter((t) => t === COUNTERS)];
+  let deleted = 0;
+  await client.query('BEGIN');
+  try {
+    // The row-id triggers lock the tenant's counter by app.tenant_id.
+    await client.query("SELECT set_config('app.tenant_id', $1, true)", [String(tenantId)]);
+    for (const table of ordered) {
+      const { rowCount } = await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      deleted += rowCount ?? 0;
+    }
+    await client.query('COMMIT');
+    return deleted;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+/** Rows of the tenant in every tenant table of `client`'s database (the catalog's, not a list). */
+export async function countTenantRows(
+  client: pg.ClientBase,
+  tenantId: number,
+): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const table of await tenantTables(client)) {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table.name} WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    counts[table.name] = rows[0]!.n;
+  }
+  return counts;
+}

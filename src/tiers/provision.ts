@@ -72,6 +72,15 @@ export async function provisionTenant(options: ProvisionOptions): Promise<Provis
   try {
     await requireSuperuser(main);
     await lockTenantCommands(main, tenant.id);
+    const { rowCount: purged } = await main.query(
+      'SELECT 1 FROM app.tenants WHERE id = $1 AND purged_at IS NOT NULL',
+      [tenant.id],
+    );
+    if (purged) {
+      throw new ProvisionRefused(
+        `tenant ${tenant.id} was purged; its id is not reused: give the new tenant another id`,
+      );
+    }
     const placed = await placementOf(main, tenant.id);
     if (tenant.isolation === 'shared') {
       if (placed === 'database') {
