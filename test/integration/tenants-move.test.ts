@@ -12,7 +12,7 @@ import { dedicatedNames } from '../../src/tiers/names.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
-import { provisionDedicated } from '../helpers/tiers.js';
+import { provisionDedicated, tenantRowsIn } from '../helpers/tiers.js';
 import { dumpKeys, sharedValkeyUrl } from '../helpers/valkey.js';
 
 // SPEC §11 `tenants move`, on a real PostgreSQL and Valkey, with the real app answering: under
@@ -131,28 +131,7 @@ async function answers(tenantId: number): Promise<unknown[]> {
   return out;
 }
 
-/** Rows of the tenant in every table with `tenant_id` of `database` (from information_schema), per table. */
-async function rowsIn(database: string, tenantId: number): Promise<Record<string, number>> {
-  const exists = await withClient(
-    t.db.superuserUrl,
-    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [database])).rowCount,
-  );
-  if (!exists) return {};
-  return withClient(connectionUrl(t.db.superuserUrl, database), async (c) => {
-    const { rows: tables } = await c.query<{ name: string }>(
-      `SELECT DISTINCT format('%I.%I', table_schema, table_name) AS name FROM information_schema.columns
-        WHERE column_name = 'tenant_id' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
-    );
-    const out: Record<string, number> = {};
-    for (const { name } of tables) {
-      const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${name} WHERE tenant_id = $1`, [
-        tenantId,
-      ]);
-      if (rows[0].n > 0) out[name] = rows[0].n;
-    }
-    return out;
-  });
-}
+const rowsIn = (database: string, tenantId: number) => tenantRowsIn(t.db.superuserUrl, database, tenantId);
 
 /** Every row of the tenant as text, where its rows are: the neighbour must be byte-identical. */
 async function rowsAsText(tenantId: number): Promise<string[]> {

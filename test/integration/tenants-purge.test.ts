@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { purgeTenantKeys } from '../../src/cache/tenant-keys.js';
-import { connectionUrl } from '../../src/db/setup.js';
 import { dedicatedNames } from '../../src/tiers/names.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
-import { credentialsOf, provisionDedicated } from '../helpers/tiers.js';
+import { credentialsOf, provisionDedicated, tenantRowsIn } from '../helpers/tiers.js';
 import { dumpKeys, OwnCluster, OwnServer } from '../helpers/valkey.js';
 
 // SPEC §11 `tenants purge`, on a real PostgreSQL and a Valkey of this file's own (ACL users are
@@ -83,23 +82,7 @@ async function seed(tenantId: number): Promise<void> {
 }
 const READ = '{ projects(first: 5) { totalCount edges { node { name tasks(first: 5) { totalCount } } } } }';
 
-/** Rows of the tenant in every table with `tenant_id` of `database` (from information_schema). */
-async function rowsIn(database: string, tenantId: number): Promise<Record<string, number>> {
-  return withClient(connectionUrl(t.db.superuserUrl, database), async (c) => {
-    const { rows: tables } = await c.query<{ name: string }>(
-      `SELECT DISTINCT format('%I.%I', table_schema, table_name) AS name FROM information_schema.columns
-        WHERE column_name = 'tenant_id' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`,
-    );
-    const out: Record<string, number> = {};
-    for (const { name } of tables) {
-      const { rows } = await c.query(`SELECT count(*)::int AS n FROM ${name} WHERE tenant_id = $1`, [
-        tenantId,
-      ]);
-      out[name] = rows[0].n;
-    }
-    return out;
-  });
-}
+const rowsIn = (database: string, tenantId: number) => tenantRowsIn(t.db.superuserUrl, database, tenantId);
 const nonZero = (counts: Record<string, number>) =>
   Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
 
@@ -274,7 +257,10 @@ describe('purgeTenantKeys on a cluster', () => {
         await client.set(`{t70}:cache:${n}`, 'y');
         await client.set(`{t3}:cache:${n}`, 'z');
       }
-      const purged = await purgeTenantKeys({ valkeyUrl: 'redis://127.0.0.1', valkeyClusterNodes: cluster.nodes }, 7);
+      const purged = await purgeTenantKeys(
+        { valkeyUrl: 'redis://127.0.0.1', valkeyClusterNodes: cluster.nodes },
+        7,
+      );
       expect(purged.keys).toEqual({ before: 50, deleted: 50, after: 0 });
       expect(await client.exists(...Array.from({ length: 50 }, (_, n) => `{t70}:cache:${n}`))).toBe(50);
       expect(await client.exists(...Array.from({ length: 50 }, (_, n) => `{t3}:cache:${n}`))).toBe(50);
