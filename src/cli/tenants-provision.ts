@@ -1,5 +1,5 @@
 import { defineCommand, tenantIdArgument, urlFromEnv } from './command.js';
-import { mainUrlFromEnv, regularTenantOfFile } from './tenant-of-file.js';
+import { mainUrlFromEnv, regularTenantOfFile, valkeyTargetFromEnv } from './tenant-of-file.js';
 
 /**
  * `tenantql tenants provision ID` (SPEC §10, §11): makes a tenant of the tenants file ready —
@@ -51,8 +51,9 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
         rotate: values.rotate,
       });
       const who = `tenant ${tenant.id} (${tenant.subdomain})`;
+      const aclLines = await provisionValkeyUser(env, tenant, Boolean(values.rotate), who);
       if (report.isolation === 'shared') {
-        process.stdout.write(`${who}: ready in the shared database\n`);
+        process.stdout.write([`${who}: ready in the shared database`, ...aclLines, ''].join('\n'));
         return 0;
       }
       const lines = [
@@ -63,6 +64,7 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
           ? `${who}: new passwords for ${report.database}_rw and ${report.database}_ro written to ${secretsFile}`
           : `${who}: passwords of ${report.database}_rw and ${report.database}_ro kept (--rotate changes them)`,
         `${who}: placement recorded; reload the server (kill -HUP) to serve it there`,
+        ...aclLines,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
       return 0;
@@ -77,3 +79,36 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
     }
   },
 });
+
+/**
+ * The tenant's Valkey ACL user, when VALKEY_URL (or VALKEY_CLUSTER_NODES) is set and the server
+ * already has tenant users (`tenantql valkey-acl` set them up): made if missing, a new password
+ * with --rotate, else kept. A new password appears once, in the ACL line, as valkey-acl prints
+ * it. Valkey not answering is one line on stderr: run provision again to finish.
+ */
+async function provisionValkeyUser(
+  env: NodeJS.ProcessEnv,
+  tenant: { id: number; disabled: boolean },
+  rotate: boolean,
+  who: string,
+): Promise<string[]> {
+  if (!env.VALKEY_URL && !env.REDIS_URL && !env.VALKEY_CLUSTER_NODES) return [];
+  const { aclLine, generatePassword, tenantRules, tenantUser } = await import('../cache/acl.js');
+  const { provisionAclUser } = await import('../cache/tenant-keys.js');
+  const password = generatePassword();
+  const user = tenantUser(tenant.id);
+  try {
+    const done = await provisionAclUser(valkeyTargetFromEnv(env), tenant, password, rotate);
+    if (done === 'not in use') return [`${who}: Valkey has no tenant ACL users, so none was made for it`];
+    if (done === 'kept') return [`${who}: Valkey ACL user ${user} kept (--rotate gives it a new password)`];
+    return [
+      `${who}: Valkey ACL user ${user} ${done}; its password is in this line only:`,
+      aclLine(user, tenantRules(tenant, password)),
+    ];
+  } catch (error) {
+    process.stderr.write(
+      `tenantql tenants provision: ${(error as Error).message}; no ACL user checked, run again\n`,
+    );
+    return [];
+  }
+}

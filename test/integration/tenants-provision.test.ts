@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LoadProduct } from '../../src/cli/command.js';
@@ -13,6 +14,7 @@ import { provisionTenant } from '../../src/tiers/provision.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
 import { asSuperuserIn, credentialsOf, tenantsOf } from '../helpers/tiers.js';
+import { OwnServer } from '../helpers/valkey.js';
 
 // SPEC §10, §11: `tenantql tenants provision ID` and `tenantql migrate` for dedicated tenants,
 // run in process as bin/tenantql runs them, against a real PostgreSQL.
@@ -249,6 +251,56 @@ describe('tenantql tenants provision', () => {
       expect((await credentialsOf(env.TENANT_SECRETS_FILE!, id)).database).toBe(
         dedicatedNames(db.name, id).database,
       );
+    }
+  });
+});
+
+describe('tenantql tenants provision and the Valkey ACL user', () => {
+  it('makes tenant_<ID> only where tenant users are in use, confined to its prefix; kept on a re-run, new with --rotate', async () => {
+    const valkey = await OwnServer.start();
+    const admin = new Redis(valkey.url);
+    const withValkey = { ...env, VALKEY_URL: valkey.url };
+    const as = (password: string) =>
+      new Redis(valkey.url, { username: 'tenant_2', password, lazyConnect: true, retryStrategy: () => null });
+    const authAs = async (password: string) => {
+      const probe = new Redis(valkey.url);
+      try {
+        return await probe.auth('tenant_2', password);
+      } finally {
+        probe.disconnect();
+      }
+    };
+    try {
+      const none = await tenantqlInProcess(['tenants', 'provision', '2'], withValkey, product);
+      expect(none.code, none.stderr).toBe(0);
+      expect(none.stdout).toContain('Valkey has no tenant ACL users, so none was made');
+      expect(await admin.call('ACL', 'USERS')).toEqual(['default']);
+
+      // As after `tenantql valkey-acl --apply`: another tenant's user exists.
+      await admin.call('ACL', 'SETUSER', 'tenant_3', 'on', '>other', '~{t3}:*', '+@all');
+      await admin.set('{t3}:secret', 'not yours');
+      const made = await tenantqlInProcess(['tenants', 'provision', '2'], withValkey, product);
+      expect(made.code, made.stderr).toBe(0);
+      const line = made.stdout.split('\n').find((l) => l.startsWith('ACL SETUSER tenant_2 '))!;
+      expect(line).toContain('~{t2}:*');
+      const password = /\s>(\S+)/.exec(line)![1]!;
+      const worker = as(password);
+      await worker.connect();
+      expect(await worker.set('{t2}:mine', 'ok')).toBe('OK');
+      await expect(worker.get('{t3}:secret')).rejects.toThrow(/NOPERM/);
+      worker.disconnect();
+
+      const kept = await tenantqlInProcess(['tenants', 'provision', '2'], withValkey, product);
+      expect(kept.stdout).toContain('Valkey ACL user tenant_2 kept');
+      expect(kept.stdout).not.toContain('ACL SETUSER');
+      expect(await authAs(password)).toBe('OK');
+
+      const rotated = await tenantqlInProcess(['tenants', 'provision', '2', '--rotate'], withValkey, product);
+      expect(rotated.stdout).toMatch(/Valkey ACL user tenant_2 rotated/);
+      await expect(authAs(password)).rejects.toThrow(/WRONGPASS/);
+    } finally {
+      admin.disconnect();
+      await valkey.stop();
     }
   });
 });
