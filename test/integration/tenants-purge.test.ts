@@ -197,6 +197,23 @@ describe('tenants purge', () => {
     expect(await neighbour()).toEqual(around);
     expect(await ask(2, READ)).toEqual(answers);
 
+    // The admin host shows the tombstone and who ran the purge; a tenant host has no such field.
+    const admin = await t.gql(
+      'admin.localhost',
+      '{ tenant(id: 7) { purgedAt isolation lastLifecycleEvent { command actor at } } }',
+      { token: await t.token(1, 'root') },
+    );
+    expect(admin.body.errors).toBeUndefined();
+    expect(admin.body.data!.tenant).toMatchObject({
+      purgedAt: report.purgedAt,
+      isolation: 'SHARED',
+      lastLifecycleEvent: { command: 'PURGE', actor: expect.stringMatching(/^\S+@\S+ as \S+$/) },
+    });
+    const tenantHost = await t.gql(hostOf(2), '{ tenant { lastLifecycleEvent { command } } }', {
+      token: await t.token(2),
+    });
+    expect(tenantHost.body.errors?.[0]?.message).toMatch(/Cannot query field "lastLifecycleEvent"/);
+
     // Run again: nothing to do, and it says so.
     const again = await purge(['7', '--confirm', 'doomed']);
     expect(again.code, again.stderr).toBe(0);

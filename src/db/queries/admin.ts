@@ -14,9 +14,23 @@ export interface TenantRow {
   removed: boolean;
   /** Where its rows are (SPEC §10). */
   isolation: 'shared' | 'database';
+  /** Set by `tenantql tenants purge`: the row is a tombstone (SPEC §11). */
+  purged_at: Date | null;
+  /** The newest record of app.lifecycle_events for the tenant (who ran which command, when). */
+  last_lifecycle_event: LifecycleEventRow | null;
 }
 
-const TENANT_COLUMNS = 'id, subdomain, name, kind, disabled, removed_at IS NOT NULL AS removed, isolation';
+export interface LifecycleEventRow {
+  command: 'provision' | 'export' | 'import' | 'move' | 'purge';
+  actor: string;
+  /** ISO 8601, from json_build_object. */
+  at: string;
+}
+
+// The last event by the (tenant, at DESC) index: one index probe per tenant, in the same statement.
+const TENANT_COLUMNS = `id, subdomain, name, kind, disabled, removed_at IS NOT NULL AS removed, isolation, purged_at,
+  (SELECT json_build_object('command', e.command, 'actor', e.actor, 'at', e.at) FROM app.lifecycle_events e
+    WHERE e.tenant = app.tenants.id ORDER BY e.at DESC LIMIT 1) AS last_lifecycle_event`;
 
 export function listTenants(db: Db): Promise<TenantRow[]> {
   return db.query<TenantRow>({

@@ -1,4 +1,9 @@
-import { findTenant, listTenants, type TenantRow } from '../../../db/queries/admin.js';
+import {
+  findTenant,
+  type LifecycleEventRow,
+  listTenants,
+  type TenantRow,
+} from '../../../db/queries/admin.js';
 import { adminBuilder } from '../builder.js';
 
 const TenantKind = adminBuilder.enumType('TenantKind', {
@@ -16,6 +21,28 @@ const TenantIsolation = adminBuilder.enumType('TenantIsolation', {
     SHARED: { value: 'shared' },
     DATABASE: { value: 'database' },
   } as const,
+});
+
+const LifecycleCommand = adminBuilder.enumType('LifecycleCommand', {
+  values: {
+    PROVISION: { value: 'provision' },
+    EXPORT: { value: 'export' },
+    IMPORT: { value: 'import' },
+    MOVE: { value: 'move' },
+    PURGE: { value: 'purge' },
+  } as const,
+});
+
+const LifecycleEvent = adminBuilder.objectRef<LifecycleEventRow>('LifecycleEvent').implement({
+  description: 'A lifecycle command run for a tenant (SPEC §11), as app.lifecycle_events records it.',
+  fields: (t) => ({
+    command: t.field({ type: LifecycleCommand, resolve: (row) => row.command }),
+    actor: t.exposeString('actor', {
+      description:
+        'Who ran it: the operating-system user and host, and the database role (`user@host as role`).',
+    }),
+    at: t.field({ type: 'DateTime', resolve: (row) => new Date(row.at) }),
+  }),
 });
 
 /**
@@ -36,8 +63,20 @@ TenantSummary.implement({
     isolation: t.field({
       type: TenantIsolation,
       description:
-        'Where its rows actually are (set by `tenantql tenants provision`), not what the file asks for.',
+        'Where its rows actually are (set by `tenantql tenants provision` and `move`), not what the file asks for.',
       resolve: (row) => row.isolation,
+    }),
+    purgedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When `tenantql tenants purge` erased it; the row stays so the id is not reused.',
+      resolve: (row) => row.purged_at,
+    }),
+    lastLifecycleEvent: t.field({
+      type: LifecycleEvent,
+      nullable: true,
+      description: 'The newest provision, export, import, move or purge of the tenant, and who ran it.',
+      resolve: (row) => row.last_lifecycle_event,
     }),
   }),
 });
