@@ -4,8 +4,11 @@ import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Isolation } from '../tenancy/tenants-file.js';
 import type { TenantSecrets } from './secrets-file.js';
 
-/** Where each tenant's rows are, as the main database's tenants table records it (SPEC §10). */
-export type Placements = ReadonlyMap<number, Isolation>;
+/**
+ * Where each tenant's rows are, as the main database's tenants table records it (SPEC §10);
+ * `purged` for a tombstone of `tenants purge` (SPEC §11): it has no rows anywhere.
+ */
+export type Placements = ReadonlyMap<number, Isolation | 'purged'>;
 
 /** A client or pool of the main database whose role may read every row of app.tenants. */
 interface Queryable {
@@ -13,8 +16,8 @@ interface Queryable {
 }
 
 export async function readPlacements(db: Queryable): Promise<Placements> {
-  const { rows } = await db.query<{ id: number; isolation: Isolation }>(
-    'SELECT id, isolation FROM app.tenants',
+  const { rows } = await db.query<{ id: number; isolation: Isolation | 'purged' }>(
+    "SELECT id, CASE WHEN purged_at IS NULL THEN isolation ELSE 'purged' END AS isolation FROM app.tenants",
   );
   return new Map(rows.map((row) => [row.id, row.isolation]));
 }
@@ -56,7 +59,11 @@ export function placementProblems(
   for (const tenant of set.all()) {
     const placed = placements.get(tenant.id) ?? 'shared';
     const who = `tenant ${tenant.id} (${tenant.subdomain})`;
-    if (tenant.isolation === 'database' && placed !== 'database') {
+    if (placed === 'purged') {
+      problems.push(
+        `${who}: tenant ${tenant.id} was purged (\`tenantql tenants purge\`); its id is not reused: give this tenant another id`,
+      );
+    } else if (tenant.isolation === 'database' && placed !== 'database') {
       problems.push(
         `${who}: "isolation": "database" in the file, but its rows are in the shared database; run \`tenantql tenants provision ${tenant.id}\` first (\`tenantql tenants move ${tenant.id} --to database\` if it has rows)`,
       );

@@ -80,7 +80,7 @@ export class Tiers {
   #adopt(placements: Placements, secrets: TenantSecrets): void {
     for (const [tenantId, place] of placements) {
       const before = this.#placements.get(tenantId) ?? 'shared';
-      if (this.#placements.size > 0 && place !== before) {
+      if (this.#placements.size > 0 && place !== before && place !== 'purged') {
         this.#options.logger?.info(
           { tenantId, from: before, to: place },
           'tenant moved: now served from its new place',
@@ -97,6 +97,6 @@ export class Tiers {
 
   /** Where the tenant's rows are; tenants the database does not know are shared. */
   isolationOf(tenantId: number): Isolation {
-    return this.#placements.get(tenantId) ?? 'shared';
+    return this.#placements.get(tenantId) === 'database' ? 'database' : 'shared';
   }
 }

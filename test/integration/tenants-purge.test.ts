@@ -224,6 +224,11 @@ describe('tenants purge', () => {
     });
     // The id is not given out again: provision and import refuse it.
     await t.writeTenants(tenants);
+    const reload = await t.registry.reload();
+    expect(reload.ok).toBe(false);
+    expect(reload.problems).toEqual([
+      'tenant 7 (doomed): tenant 7 was purged (`tenantql tenants purge`); its id is not reused: give this tenant another id',
+    ]);
     const provision = await tenantqlInProcess(['tenants', 'provision', '7'], env);
     expect(provision.code).toBe(1);
     expect(provision.stderr).toMatch(/tenant 7 was purged/);
@@ -236,7 +241,7 @@ describe('tenants purge', () => {
     await credentialsOf(t.secretsFile, 8);
     await t.writeTenants({
       ...tenants,
-      tenants: tenants.tenants.map((x) => (x.id === 8 ? { ...x, disabled: true } : x)),
+      tenants: fileWithout(7).tenants.map((x) => (x.id === 8 ? { ...x, disabled: true } : x)),
     });
     expect((await t.registry.reload()).ok).toBe(true);
     const result = await purge(['8', '--confirm', 'sunk']);
