@@ -67,6 +67,11 @@ tenant 1, virtual tenants (80-99), a tenant still served, a --confirm that is no
       });
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       for (const problem of report.problems) say(problem);
+      if (report.complete && file.config.tenants.some((t) => t.id === tenantId)) {
+        say(
+          `tenant ${tenantId} stays in ${tenantsFile} only while "disabled": true (a purged id is never served again)`,
+        );
+      }
       return report.complete ? 0 : 1;
     } catch (error) {
       const line =

@@ -9,6 +9,7 @@ import { type Tenant, tenantKind } from '../tenancy/tenants-file.js';
 import { dropDedicatedDatabase } from '../tiers/drop.js';
 import { dedicatedNames } from '../tiers/names.js';
 import { lockTenantCommands, requireSuperuser } from '../tiers/provision.js';
+import { readSecretsFile } from '../tiers/secrets-file.js';
 import { exportTenant } from './export.js';
 import { countTenantRows, deleteTenantRows } from './tables.js';
 
@@ -77,11 +78,10 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
   try {
     await requireSuperuser(main);
     await lockTenantCommands(main, tenantId);
-    const { rows } = await main.query<{
-      subdomain: string;
-      isolation: 'shared' | 'database';
-      purged_at: Date | null;
-    }>('SELECT subdomain, isolation, purged_at FROM app.tenants WHERE id = $1', [tenantId]);
+    const { rows } = await main.query<{ subdomain: string; purged_at: Date | null; served: boolean }>(
+      'SELECT subdomain, purged_at, NOT disabled AND removed_at IS NULL AS served FROM app.tenants WHERE id = $1',
+      [tenantId],
+    );
     const row = rows[0];
     if (!row) throw new PurgeRefused(`no tenant ${tenantId} in the tenants table`);
     if (options.inFile && !options.inFile.disabled) {
@@ -89,14 +89,26 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
         `tenant ${tenantId} (${row.subdomain}) is served: remove it from the tenants file or set "disabled": true, reload, then purge`,
       );
     }
+    if (row.served && !row.purged_at) {
+      // The file says so, but no server has reloaded it yet (a reload syncs the tenants table):
+      // one still serving the tenant could write rows after the count.
+      throw new PurgeRefused(
+        `tenant ${tenantId} (${row.subdomain}) is still served by the tenants table: reload the servers (kill -HUP), then purge`,
+      );
+    }
     if (options.confirm !== row.subdomain) {
       throw new PurgeRefused(
         `--confirm must be the tenant's subdomain, ${row.subdomain}; nothing was deleted`,
       );
     }
+    if (options.exportTo && row.purged_at) {
+      throw new PurgeRefused(
+        `tenant ${tenantId} was purged at ${row.purged_at.toISOString()}; there is nothing to export`,
+      );
+    }
 
     let exportedTo: string | undefined;
-    if (options.exportTo && !row.purged_at) {
+    if (options.exportTo) {
       const out = createWriteStream(options.exportTo, { mode: 0o600 });
       await exportTenant({ ownerUrl: mainUrl, tenantId, out });
       out.end();
@@ -104,6 +116,12 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       exportedTo = options.exportTo;
     }
 
+    // The tombstone before anything is deleted: a purge killed midway must not leave an id
+    // that looks free (no rows, no counters) and could be given out again.
+    const { rows: marked } = await main.query<{ purged_at: Date }>(
+      'UPDATE app.tenants SET purged_at = coalesce(purged_at, now()), updated_at = now() WHERE id = $1 RETURNING purged_at',
+      [tenantId],
+    );
     const names = dedicatedNames(options.mainDatabase, tenantId);
     const dedicated = await databaseExists(main, names.database);
     const before = await countTenantRows(main, tenantId);
@@ -136,10 +154,6 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       );
     }
 
-    const { rows: marked } = await main.query<{ purged_at: Date }>(
-      'UPDATE app.tenants SET purged_at = coalesce(purged_at, now()), updated_at = now() WHERE id = $1 RETURNING purged_at',
-      [tenantId],
-    );
     // The fresh count: every tenant table of the main database again, and the database gone.
     const after = await countTenantRows(main, tenantId);
     const report: PurgeReport = {
@@ -163,6 +177,17 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       if (left > 0) problems.push(`${left} rows left in ${table}`);
     }
     if (database?.exists) problems.push(`database ${database.name} still exists`);
+    const { rows: roles } = await main.query<{ rolname: string }>(
+      'SELECT rolname FROM pg_roles WHERE rolname = ANY($1) ORDER BY 1',
+      [[names.rw, names.ro, names.owner, names.app, names.admin, names.connect]],
+    );
+    if (roles.length > 0) problems.push(`roles left: ${roles.map((r) => r.rolname).join(', ')}`);
+    const secrets = await readSecretsFile(options.secretsFile);
+    if (!secrets.ok || secrets.secrets.has(tenantId)) {
+      problems.push(
+        `${options.secretsFile} still holds credentials of tenant ${tenantId}, or cannot be read`,
+      );
+    }
     if (valkey && valkey.keys.after > 0) problems.push(`${valkey.keys.after} {t${tenantId}}: keys left`);
     report.complete = problems.length === 0;
     await recordLifecycleEvent(main, tenantId, 'purge', {

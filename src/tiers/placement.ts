@@ -60,9 +60,12 @@ export function placementProblems(
     const placed = placements.get(tenant.id) ?? 'shared';
     const who = `tenant ${tenant.id} (${tenant.subdomain})`;
     if (placed === 'purged') {
-      problems.push(
-        `${who}: tenant ${tenant.id} was purged (\`tenantql tenants purge\`); its id is not reused: give this tenant another id`,
-      );
+      // Kept "disabled": nothing of it is served, and nothing is left to check.
+      if (!tenant.disabled) {
+        problems.push(
+          `${who}: tenant ${tenant.id} was purged (\`tenantql tenants purge\`); its id is not reused: give this tenant another id, or keep it "disabled": true`,
+        );
+      }
     } else if (tenant.isolation === 'database' && placed !== 'database') {
       problems.push(
         `${who}: "isolation": "database" in the file, but its rows are in the shared database; run \`tenantql tenants provision ${tenant.id}\` first (\`tenantql tenants move ${tenant.id} --to database\` if it has rows)`,

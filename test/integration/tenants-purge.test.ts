@@ -136,6 +136,10 @@ describe('tenants purge refuses', () => {
       expect(result.stdout).toBe('');
     }
     await t.writeTenants(fileWithout(9));
+    // Out of the file, but no server has reloaded: the tenants table still serves it.
+    const early = await purge(['9', '--confirm', 'active']);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/still served by the tenants table: reload the servers/);
     expect((await t.registry.reload()).ok).toBe(true);
     const wrong = await purge(['9', '--confirm', 'Active']);
     expect(wrong.code).toBe(1);
@@ -227,7 +231,7 @@ describe('tenants purge', () => {
     const reload = await t.registry.reload();
     expect(reload.ok).toBe(false);
     expect(reload.problems).toEqual([
-      'tenant 7 (doomed): tenant 7 was purged (`tenantql tenants purge`); its id is not reused: give this tenant another id',
+      'tenant 7 (doomed): tenant 7 was purged (`tenantql tenants purge`); its id is not reused: give this tenant another id, or keep it "disabled": true',
     ]);
     const provision = await tenantqlInProcess(['tenants', 'provision', '7'], env);
     expect(provision.code).toBe(1);
@@ -264,6 +268,12 @@ describe('tenants purge', () => {
     expect(JSON.stringify(secrets)).not.toContain(names.database);
     expect(nonZero(await rowsIn(t.db.name, 8))).toEqual({});
     expect(await keysOf(8)).toEqual([]);
+    expect(result.stderr).toContain('stays in');
+    // Left in the file, disabled, it does not stop a reload; and an export of it is refused.
+    expect((await t.registry.reload()).ok).toBe(true);
+    const late = await purge(['8', '--confirm', 'sunk', '--export', join(tmpdir(), 'late.jsonl')]);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toMatch(/tenant 8 was purged at .*; there is nothing to export/);
   });
 });
 
