@@ -20,7 +20,7 @@ import type { Product, WriteAsTenant } from './product.js';
 import { StartupFailure } from './startup-failure.js';
 import { TenantRegistry } from './tenancy/registry.js';
 import type { TenantSet } from './tenancy/tenant-set.js';
-import { openTiers, tenantSource } from './tiers/open.js';
+import { followPlacements, openTiers, tenantSource } from './tiers/open.js';
 import type { Tiers } from './tiers/tiers.js';
 
 const TENANTS_EXAMPLE = new URL('../tenants.example.json', import.meta.url);
@@ -257,8 +257,10 @@ async function startServices(
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
   const valkey = await startValkeyServices(config, logger);
   cleanups.unshift(() => valkey.close());
-  // A `tenants move` announces its switch here; every instance follows within a second.
-  valkey.onPlacementNotice(() => void tiers.refresh());
+  // A `tenants move` announces its switch here (or, without Valkey, is polled for): every
+  // instance follows within about a second.
+  const stopFollowing = followPlacements(tiers, valkey);
+  cleanups.unshift(async () => stopFollowing());
   return { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks };
 }
 

@@ -57,3 +57,26 @@ export function tenantSource(
     writeFence: { place },
   };
 }
+
+/** How often an instance that cannot hear Valkey reads the placements again. */
+export const PLACEMENT_POLL_MS = 1_000;
+
+/**
+ * Keeps `tiers` on the placements the database records between reloads: a `tenants move`
+ * announces its switch on Valkey; while Valkey is not there to hear it (in-process mode, or an
+ * outage, when a notice may be lost), the placements are read again every second instead, so
+ * such an instance follows a move within about a second too, before the move deletes the old
+ * rows. Returns what stops the polling.
+ */
+export function followPlacements(
+  tiers: Tiers,
+  valkey: { state(): string; onPlacementNotice(listener: (tenantId: number) => void): void },
+  pollMs = PLACEMENT_POLL_MS,
+): () => void {
+  valkey.onPlacementNotice(() => void tiers.refresh());
+  const timer = setInterval(() => {
+    if (valkey.state() !== 'ready') void tiers.refresh();
+  }, pollMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -16,7 +16,7 @@ import { demoSchema } from '../../src/example/schema.js';
 import { createHttpServer } from '../../src/http/edge.js';
 import { type Logger, silentLogger } from '../../src/observability/logger.js';
 import { TenantRegistry } from '../../src/tenancy/registry.js';
-import { openTiers } from '../../src/tiers/open.js';
+import { followPlacements, openTiers } from '../../src/tiers/open.js';
 import type { Tiers } from '../../src/tiers/tiers.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
@@ -80,6 +80,8 @@ export class TestApp {
   queries = 0;
   /** Set when started with `valkeyUrl`. */
   valkey: ValkeyServices | undefined;
+  /** Stops following placements between reloads (tiers/open.ts). */
+  stopFollowing: () => void = () => {};
   /** The logger the app was started with (the socket edge logs to it too). */
   logger: Logger = silentLogger;
   #server: Server | undefined;
@@ -165,7 +167,10 @@ export class TestApp {
     await syncTenantsTable(opened.registry.current);
     await learnForeignKeys(pool);
     const valkey = options.valkeyUrl ? await startValkeyServices(config, logger) : undefined;
-    valkey?.onPlacementNotice(() => void tiers.refresh());
+    const stopFollowing = followPlacements(
+      tiers,
+      valkey ?? { state: () => 'in-process', onPlacementNotice: () => {} },
+    );
     let testApp: TestApp | undefined;
     const app = createApp({
       schema: demoSchema,
@@ -202,6 +207,7 @@ export class TestApp {
       adminPool,
     );
     testApp.valkey = valkey;
+    testApp.stopFollowing = stopFollowing;
     testApp.logger = logger;
     return testApp;
   }
@@ -266,6 +272,7 @@ export class TestApp {
   }
 
   async close(): Promise<void> {
+    this.stopFollowing();
     if (this.#server) {
       this.#server.closeAllConnections();
       await new Promise((resolve) => this.#server!.close(resolve));

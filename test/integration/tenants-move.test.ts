@@ -321,6 +321,41 @@ describe('tenants move under load', () => {
     expect((await t.registry.reload()).ok).toBe(true);
   });
 
+  it('an instance without Valkey follows a move within about a second, before the old rows go', async () => {
+    const alone = await TestApp.start(); // in-process: no Valkey to hear
+    try {
+      const token = await alone.token(2);
+      const read = async () => {
+        const res = await alone.gql(hostOf(2), '{ projects(first: 1) { totalCount } }', { token });
+        expect(res.body.errors).toBeUndefined();
+        return res.body.data!.projects.totalCount as number;
+      };
+      await alone.gql(hostOf(2), CREATE, { token, variables: { n: 'before the move' } });
+      const aloneEnv = {
+        ...env,
+        DATABASE_SUPERUSER_URL: alone.db.superuserUrl,
+        DATABASE_URL: alone.db.appUrl,
+        TENANTS_FILE: alone.tenantsFile,
+        TENANT_SECRETS_FILE: alone.secretsFile,
+        VALKEY_URL: 'redis://127.0.0.1:9',
+      };
+      const moved = tenantqlInProcess(['tenants', 'move', '2', '--to', 'database'], aloneEnv, demo);
+      // Reads all along: served from the old place, then the new, never an empty answer.
+      const counts: number[] = [];
+      let done = false;
+      void moved.finally(() => {
+        done = true;
+      });
+      while (!done) counts.push(await read());
+      expect((await moved).code).toBe(0);
+      expect(alone.tiers.isolationOf(2)).toBe('database');
+      expect(new Set(counts)).toEqual(new Set([1]));
+      expect(await read()).toBe(1);
+    } finally {
+      await alone.close();
+    }
+  });
+
   it('refuses what it cannot take, and a move to where the tenant is does nothing', async () => {
     const refused = await move(['81', '--to', 'database']);
     expect(refused).toMatchObject({ code: 1 });
