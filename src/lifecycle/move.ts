@@ -152,6 +152,8 @@ export async function moveTenant(options: MoveOptions): Promise<MoveReport> {
     for (const [table, sum] of before) {
       const copied = after.get(table);
       if (copied?.n !== sum.n || copied.sum !== sum.sum) {
+        // The copy is no one's (the placement did not change): it goes, the tenant stays.
+        await deleteRows(target, tenant.id).catch(() => {});
         throw new MoveRefused(
           `${table} differs after the copy (${sum.n} rows at ${from}, ${copied?.n ?? 0} at ${to}); the tenant stays at ${from}`,
         );
