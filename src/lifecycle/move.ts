@@ -198,6 +198,9 @@ async function connect(url: string): Promise<pg.Client> {
     // checks the client is still there while it waits, and ends the session when it is not.
     options: '-c client_connection_check_interval=250',
   });
+  // A connection lost while idle (the pause session, between statements) is reported by the next
+  // statement on any session; unheard, pg's 'error' event would end the process with a stack.
+  client.on('error', () => {});
   await client.connect();
   return client;
 }

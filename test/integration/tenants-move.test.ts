@@ -12,6 +12,7 @@ import { dedicatedNames } from '../../src/tiers/names.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { provisionDedicated, tenantRowsIn } from '../helpers/tiers.js';
 import { dumpKeys, sharedValkeyUrl } from '../helpers/valkey.js';
 
@@ -505,6 +506,42 @@ describe('tenants move killed at each step, then run again', () => {
         expect(names.has(`after kill at ${step}`)).toBe(true);
     });
   }
+});
+
+describe('tenants move when PostgreSQL goes away', () => {
+  it('the connections cut during the copy (as a restart does): the command fails in one line, the tenant is served from its old place, the re-run finishes', async () => {
+    expect(await placementOf(9)).toBe('shared');
+    const served = await answers(9);
+    const target = new URL(t.db.superuserUrl);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const [database, lock, values] = blockerAt('copy', 9, 'shared', 'database');
+    const release = await hold(database, lock, values);
+    try {
+      const cut = tenantqlInProcess(
+        ['tenants', 'move', '9', '--to', 'database'],
+        { ...env, DATABASE_SUPERUSER_URL: proxy.url(t.db.superuserUrl) },
+        demo,
+      );
+      await waitForMoveSessions('waiting');
+      proxy.mode = 'refuse'; // every session of the move ends, as at a PostgreSQL restart
+      const result = await cut;
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^tenantql tenants move: /);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      await waitForMoveSessions('gone');
+    } finally {
+      await release();
+      await proxy.close();
+    }
+    expect(await placementOf(9)).toBe('shared');
+    expect(await answers(9)).toEqual(served);
+    await ask(9, CREATE, { n: 'after the cut' });
+    const rerun = await move(['9', '--to', 'database']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(await placementOf(9)).toBe('database');
+    expect((await projectNames(9)).has('after the cut')).toBe(true);
+    expect(await rowsIn(t.db.name, 9)).toEqual({});
+  });
 });
 
 async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
