@@ -51,23 +51,25 @@ export async function countTenantKeys(config: ValkeyTarget, tenantId: number): P
 
 /**
  * `tenant_<ID>` for `tenantql tenants provision`, with the rules of `tenantql valkey-acl`, when
- * the server uses ACLs (some `tenant_<n>` user exists). An existing user is left as it is
- * unless `rotate`. Resolves the password of a new (or rotated) user, to print once.
+ * the server uses ACLs (some `tenant_<n>` user exists). A user on every node is left as it is
+ * unless `rotate`. Resolves whether `password` was set, to print once.
  */
 export async function provisionAclUser(
   config: ValkeyTarget,
   tenant: { id: number; disabled: boolean },
   password: string,
   rotate: boolean,
-): Promise<'created' | 'kept' | 'rotated' | 'not in use'> {
+): Promise<'created' | 'kept' | 'rotated' | 'completed' | 'not in use'> {
   return withEveryNode(config, async (nodes) => {
-    const users = new Set((await Promise.all(nodes.map((n) => n.call('ACL', 'USERS')))).flat() as string[]);
+    const usersOf = (await Promise.all(nodes.map((n) => n.call('ACL', 'USERS')))) as string[][];
     const user = tenantUser(tenant.id);
-    const exists = users.has(user);
-    if (!exists && ![...users].some((name) => /^tenant_[0-9]+$/.test(name))) return 'not in use';
-    if (exists && !rotate) return 'kept';
+    const holders = usersOf.filter((users) => users.includes(user)).length;
+    if (holders === 0 && !usersOf.flat().some((name) => /^tenant_[0-9]+$/.test(name))) return 'not in use';
+    if (holders === nodes.length && !rotate) return 'kept';
+    // On some nodes only (a run cut short before it printed the password, or a node added
+    // since): ACL users are per node, so a new password on every node, shown once.
     for (const node of nodes) await node.call('ACL', 'SETUSER', user, ...tenantRules(tenant, password));
-    return exists ? 'rotated' : 'created';
+    return holders === 0 ? 'created' : holders === nodes.length ? 'rotated' : 'completed';
   });
 }
 

@@ -101,8 +101,9 @@ async function provisionValkeyUser(
     const done = await provisionAclUser(valkeyTargetFromEnv(env), tenant, password, rotate);
     if (done === 'not in use') return [`${who}: Valkey has no tenant ACL users, so none was made for it`];
     if (done === 'kept') return [`${who}: Valkey ACL user ${user} kept (--rotate gives it a new password)`];
+    const what = done === 'completed' ? 'was on some nodes only: made on every node, a new password' : done;
     return [
-      `${who}: Valkey ACL user ${user} ${done}; its password is in this line only:`,
+      `${who}: Valkey ACL user ${user} ${what}; its password is in this line only:`,
       aclLine(user, tenantRules(tenant, password)),
     ];
   } catch (error) {

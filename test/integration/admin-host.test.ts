@@ -1,8 +1,11 @@
+import { hostname, tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { inTenant, withClient } from '../helpers/db.js';
+import { tenantqlInProcess } from '../helpers/run-command.js';
 
 // SPEC §7 system host: admin.localhost (tenant 1) on the admin pool with its own schema.
 const ADMIN = 'admin.localhost';
@@ -151,6 +154,71 @@ describe('admin schema', () => {
   });
 });
 
+describe('lifecycle events on the admin host (SPEC §11)', () => {
+  const roleOf = (url: string) =>
+    withClient(url, async (c) => (await c.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r);
+
+  it('shows who ran which command for each tenant, newest first, in one statement for every tenant', async () => {
+    const env = {
+      DATABASE_SUPERUSER_URL: t.db.superuserUrl,
+      DATABASE_URL: t.db.appUrl,
+      DATABASE_OWNER_URL: t.db.ownerUrl,
+      TENANTS_FILE: t.tenantsFile,
+      TENANT_SECRETS_FILE: join(tmpdir(), 'tenantql-admin-host-unused.json'),
+    };
+    const provisioned = await tenantqlInProcess(['tenants', 'provision', '3'], env);
+    expect(provisioned.code, provisioned.stderr).toBe(0);
+    const exported = await tenantqlInProcess(['tenants', 'export', '3'], env);
+    expect(exported.code, exported.stderr).toBe(0);
+
+    // A command has no token: the actor is the OS user and host, and the database role it used.
+    const who = `${userInfo().username}@${hostname()} as`;
+    const res = await ask(
+      '{ tenants { id lastLifecycleEvent { command actor } lifecycleEvents { command actor at summary } } }',
+    );
+    expect(res.body.errors).toBeUndefined();
+    const byId = new Map(res.body.data!.tenants.map((x: any) => [x.id, x]));
+    const three = byId.get(3) as any;
+    expect(three.lastLifecycleEvent).toEqual({
+      command: 'EXPORT',
+      actor: `${who} ${await roleOf(t.db.ownerUrl)}`,
+    });
+    expect(three.lifecycleEvents).toEqual([
+      {
+        command: 'EXPORT',
+        actor: `${who} ${await roleOf(t.db.ownerUrl)}`,
+        at: expect.any(String),
+        summary: expect.stringMatching(/^rows=[1-9][0-9]* schema=sha256:[0-9a-f]+$/),
+      },
+      {
+        command: 'PROVISION',
+        actor: `${who} ${await roleOf(t.db.superuserUrl)}`,
+        at: expect.any(String),
+        summary: 'isolation=shared',
+      },
+    ]);
+    expect(Date.parse(three.lifecycleEvents[0].at)).toBeGreaterThanOrEqual(
+      Date.parse(three.lifecycleEvents[1].at),
+    );
+    expect(byId.get(2)).toMatchObject({ lastLifecycleEvent: null, lifecycleEvents: [] });
+
+    // Batched: the events of every tenant cost one statement more than the tenants alone.
+    const trips = async (query: string) => {
+      const before = t.queries;
+      expect((await ask(query)).body.errors).toBeUndefined();
+      return t.queries - before;
+    };
+    expect(await trips('{ tenants { lifecycleEvents { command } } }')).toBe(
+      (await trips('{ tenants { id } }')) + 1,
+    );
+
+    const newest = await ask('{ tenant(id: 3) { lifecycleEvents(first: 1) { command } } }');
+    expect(newest.body.data!.tenant.lifecycleEvents).toEqual([{ command: 'EXPORT' }]);
+    const tooMany = await ask('{ tenant(id: 3) { lifecycleEvents(first: 51) { command } } }');
+    expect(tooMany.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
 describe('who may use the admin host', () => {
   const refusal = async (options: Parameters<typeof ask>[1]) => {
     const res = await ask(`{ tenants { id } }`, options);
@@ -256,7 +324,8 @@ describe('isolation around the admin host', () => {
     const tenant = (await t.gql('tenant1.localhost', q, { token: await t.token(2) })).body.data!.__schema;
     const types = tenant.types.map((x: any) => x.name);
     const fields = tenant.queryType.fields.map((x: any) => x.name);
-    for (const name of ['TenantSummary', 'ReloadStatus', 'TenantKind']) expect(types).not.toContain(name);
+    for (const name of ['TenantSummary', 'ReloadStatus', 'TenantKind', 'LifecycleEvent'])
+      expect(types).not.toContain(name);
     for (const name of ['tenants', 'reloadStatus']) expect(fields).not.toContain(name);
 
     const own = (await ask(q)).body.data!.__schema;

@@ -14,7 +14,7 @@ import { provisionTenant } from '../../src/tiers/provision.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
 import { asSuperuserIn, credentialsOf, tenantsOf } from '../helpers/tiers.js';
-import { OwnServer } from '../helpers/valkey.js';
+import { OwnCluster, OwnServer } from '../helpers/valkey.js';
 
 // SPEC §10, §11: `tenantql tenants provision ID` and `tenantql migrate` for dedicated tenants,
 // run in process as bin/tenantql runs them, against a real PostgreSQL.
@@ -301,6 +301,36 @@ describe('tenantql tenants provision and the Valkey ACL user', () => {
     } finally {
       admin.disconnect();
       await valkey.stop();
+    }
+  });
+
+  it('on a cluster, makes the user on every node; one found on some nodes only gets a new password on all', async () => {
+    const cluster = await OwnCluster.start();
+    const nodes = cluster.nodes.map((_, i) => cluster.node(i));
+    const withCluster = { ...env, VALKEY_CLUSTER_NODES: cluster.nodes.join(',') };
+    const usersOn = () => Promise.all(nodes.map((n) => n.call('ACL', 'USERS') as Promise<string[]>));
+    try {
+      for (const node of nodes) await node.call('ACL', 'SETUSER', 'tenant_3', 'on', '>other', '~{t3}:*');
+      // As a run cut short after the first node leaves it: its password was never printed.
+      await nodes[0]!.call('ACL', 'SETUSER', 'tenant_2', 'on', '>lost', '~{t2}:*', '+@all');
+      const run = await tenantqlInProcess(['tenants', 'provision', '2'], withCluster, product);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain('Valkey ACL user tenant_2 was on some nodes only: made on every node');
+      const line = run.stdout.split('\n').find((l) => l.startsWith('ACL SETUSER tenant_2 '))!;
+      const password = /\s>(\S+)/.exec(line)![1]!;
+      for (const users of await usersOn()) expect(users).toContain('tenant_2');
+      for (const node of nodes) {
+        expect(await node.call('ACL', 'DRYRUN', 'tenant_2', 'GET', '{t3}:x')).toMatch(/no permissions/);
+        const probe = new Redis({ ...node.options, lazyConnect: true });
+        await probe.connect();
+        expect(await probe.auth('tenant_2', password)).toBe('OK');
+        probe.disconnect();
+      }
+      const kept = await tenantqlInProcess(['tenants', 'provision', '2'], withCluster, product);
+      expect(kept.stdout).toContain('Valkey ACL user tenant_2 kept');
+    } finally {
+      for (const node of nodes) node.disconnect();
+      await cluster.stop();
     }
   });
 });

@@ -1,9 +1,13 @@
+import DataLoader from 'dataloader';
 import {
   findTenant,
   type LifecycleEventRow,
+  lifecycleEventsByTenant,
   listTenants,
   type TenantRow,
 } from '../../../db/queries/admin.js';
+import { badUserInput } from '../../../errors.js';
+import { defineLoaderFamily } from '../../request-loaders.js';
 import { adminBuilder } from '../builder.js';
 
 const TenantKind = adminBuilder.enumType('TenantKind', {
@@ -42,8 +46,34 @@ const LifecycleEvent = adminBuilder.objectRef<LifecycleEventRow>('LifecycleEvent
         'Who ran it: the operating-system user and host, and the database role (`user@host as role`).',
     }),
     at: t.field({ type: 'DateTime', resolve: (row) => new Date(row.at) }),
+    summary: t.string({
+      description:
+        'What it recorded, as `key=value` pairs by key (e.g. `from=shared rows=3177 to=database …`).',
+      resolve: (row) => summaryOf(row.detail),
+    }),
   }),
 });
+
+/** logfmt-like, so an operator reads it without a JSON scalar in the schema; nulls left out. */
+function summaryOf(detail: Record<string, unknown>): string {
+  return Object.entries(detail)
+    .filter(([, value]) => value != null)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
+    .join(' ');
+}
+
+const MAX_EVENTS = 50;
+
+// The newest events of every tenant of a page in one statement, per distinct `first`.
+const lifecycleEvents = defineLoaderFamily(
+  (limit: number) => String(limit),
+  (db, limit) =>
+    new DataLoader<number, LifecycleEventRow[]>(async (ids) => {
+      const rows = await lifecycleEventsByTenant(db, ids, limit);
+      return ids.map((id) => rows.filter((row) => row.tenant === id).map((row) => row.event));
+    }),
+);
 
 /**
  * A tenant as the database knows it. A product adds what it counts or lists per tenant with
@@ -77,6 +107,18 @@ TenantSummary.implement({
       nullable: true,
       description: 'The newest provision, export, import, move or purge of the tenant, and who ran it.',
       resolve: (row) => row.last_lifecycle_event,
+    }),
+    lifecycleEvents: t.field({
+      type: [LifecycleEvent],
+      description: `Its lifecycle commands, newest first: who ran what, when (at most ${MAX_EVENTS}).`,
+      args: { first: t.arg.int({ defaultValue: 10 }) },
+      resolve: (row, args, ctx) => {
+        const first = args.first ?? 10;
+        if (!Number.isInteger(first) || first < 0 || first > MAX_EVENTS) {
+          throw badUserInput(`first must be between 0 and ${MAX_EVENTS}.`);
+        }
+        return lifecycleEvents(ctx, first).load(row.id);
+      },
     }),
   }),
 });
