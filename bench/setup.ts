@@ -82,6 +82,8 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
 
     const secret = randomBytes(32).toString('base64url');
     const serviceSecret = randomBytes(32).toString('base64url');
+    // Fixed, not random: the embedded cluster (and its wrapped data keys) outlives a run.
+    const masterKey = Buffer.from('tenantql bench master key 012345', 'utf8').toString('base64');
     const tokens = await userTokens(secret);
     const ids = await sampleIds(postgres.superuserDbUrl, 5);
     const requests = {
@@ -134,6 +136,7 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
               TENANTS_FILE: options.tenantsFile,
               JWT_SECRET: secret,
               SERVICE_JWT_SECRET: serviceSecret,
+              TENANT_MASTER_KEY: masterKey,
               CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
               PG_POOL_MAX: String(POOL_MAX),
               ...options.env,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type MasterKeys, readMasterKeys } from './crypto/master-keys.js';
 
 /** Everything the server reads from its environment, validated once and frozen. */
 export interface Config {
@@ -49,6 +50,12 @@ export interface Config {
   readonly tenantPoolIdleMs: number;
   /** TENANT_SECRETS_FILE: the dedicated tenants' credentials. @default ./.secrets/tenants.json */
   readonly tenantSecretsFile: string;
+  /**
+   * TENANT_MASTER_KEY (and, during a rotation, TENANT_MASTER_KEY_NEW): what wraps the tenants'
+   * data keys (SPEC §12). Required in production; outside it the public development key, with a
+   * warning. Logged or serialised, it shows key ids only.
+   */
+  readonly masterKeys: MasterKeys;
   /** Failed credentials per minute from one client address on one tenant's host. @default 1000 */
   readonly authFailureLimit: number;
   /**
@@ -225,7 +232,11 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
       `PG_MAX_CONNECTIONS_TOTAL: must be at least ${sharedConnections + 2} (PG_POOL_MAX + PG_POOL_RESERVE + ${ADMIN_POOL_MAX} for the admin pool + 2 for dedicated tenants)`,
     );
   }
-  if (problems.length > 0) return { ok: false, problems };
+  // Apart from the schema, so that each problem names the variable, never any of the value.
+  const masterKeys = readMasterKeys(env, production);
+  if (masterKeys.ok) warnings.push(...masterKeys.warnings);
+  else problems.push(...masterKeys.problems);
+  if (problems.length > 0 || !masterKeys.ok) return { ok: false, problems };
 
   const config: Config = {
     port: e.PORT,
@@ -258,6 +269,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     maxConnectionsTotal,
     tenantPoolIdleMs: e.PG_TENANT_POOL_IDLE_MS,
     tenantSecretsFile: e.TENANT_SECRETS_FILE,
+    masterKeys: masterKeys.keys,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     preparedStatements: e.PG_PREPARED_STATEMENTS,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
@@ -275,7 +287,8 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  // A Buffer (the master keys) cannot be frozen: Object.freeze throws on a typed array's elements.
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner);
     Object.freeze(value);
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { embeddedPostgresAvailable, freePort, startEmbeddedPostgres } from '../src/db/embedded.js';
+import { keysDatabaseOf } from '../src/db/keys-database.js';
 import { roleNames, setupDatabase } from '../src/db/setup.js';
 import { stopProcess } from '../src/dev/child-process.js';
 import { ephemeralArgs, findValkeyServer, spawnValkey } from '../src/dev/valkey-process.js';
@@ -21,7 +22,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** A superuser of the test cluster, connected to its maintenance database. */
     superuserUrl: string;
-    /** The migrated database `createTestDatabase()` clones; nothing may connect to it. */
+    /**
+     * The migrated database `createTestDatabase()` clones, with its key store `<name>_keys`;
+     * nothing may connect to either.
+     */
     templateDatabase: string;
     /** The template's roles; every clone of this run shares them (roles are cluster-wide). */
     roles: { owner: RoleCredentials; app: RoleCredentials; admin: RoleCredentials };
@@ -69,8 +73,10 @@ export default async function setup(project: TestProject): Promise<Stop> {
     const passwords = { owner: `${prefix}-owner-pw`, app: `${prefix}-app-pw`, admin: `${prefix}-admin-pw` };
     stops.push(() => dropRunObjects(superuserUrl, prefix));
     await setupDatabase({ superuserUrl, database: prefix, passwords, productMigrations: demoMigrationsDir });
-    // CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template.
-    await query(superuserUrl, `ALTER DATABASE ${pg.escapeIdentifier(prefix)} ALLOW_CONNECTIONS false`);
+    // CREATE DATABASE ... TEMPLATE fails while anyone is connected to the template (and to the
+    // key store's database, `<prefix>_keys`, which clones of it copy too).
+    for (const template of [prefix, keysDatabaseOf(prefix)])
+      await query(superuserUrl, `ALTER DATABASE ${pg.escapeIdentifier(template)} ALLOW_CONNECTIONS false`);
 
     project.provide('superuserUrl', superuserUrl);
     project.provide('templateDatabase', prefix);

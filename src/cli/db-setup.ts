@@ -8,8 +8,10 @@ export default defineCommand({
   name: 'db setup',
   summary: 'create the database and its three roles, migrate, print their URLs',
   description: `Creates (or brings back in line) the database and its roles NAME_owner, NAME_app and
-NAME_admin with fresh passwords, migrates, and prints DATABASE_URL=..., DATABASE_ADMIN_URL=...
-and DATABASE_OWNER_URL=... lines for an env file. Run again, it migrates and rotates the passwords.
+NAME_admin with fresh passwords, and the key store's database NAME_keys beside it (the tenants'
+wrapped data keys: docs/encryption.md), migrates, and prints DATABASE_URL=...,
+DATABASE_ADMIN_URL=... and DATABASE_OWNER_URL=... lines for an env file (the key store's URLs are
+these with NAME_keys). Run again, it migrates and rotates the passwords.
 `,
   options: {
     'superuser-url': { type: 'string', value: 'URL', required: true, help: 'a superuser connection URL' },

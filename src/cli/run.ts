@@ -2,6 +2,7 @@ import { type Command, type LoadProduct, table } from './command.js';
 import dbCheck from './db-check.js';
 import dbHba from './db-hba.js';
 import dbSetup from './db-setup.js';
+import keysRotateMaster from './keys-rotate-master.js';
 import migrate from './migrate.js';
 import schema from './schema.js';
 import start from './start.js';
@@ -27,6 +28,7 @@ const COMMANDS: readonly Command[] = [
   tenantsImport,
   tenantsMove,
   tenantsPurge,
+  keysRotateMaster,
   token,
   schema,
   valkeyAcl,

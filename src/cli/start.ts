@@ -16,7 +16,9 @@ SIGHUP reloads the tenants file. Every setting is in the README's "Configuration
     DATABASE_ADMIN_URL: "the admin role, for the system tenant's host (unset: it answers 503)",
     TENANTS_FILE: 'the tenants file (default ./tenants.json)',
     VALKEY_URL: 'Valkey or Redis (default redis://127.0.0.1:6379; unreachable: in-process)',
-    NODE_ENV: 'production: JWT secrets required, no welcome text',
+    TENANT_MASTER_KEY: "wraps the tenants' data keys: base64 of 32 bytes (unset: a dev key, with a warning)",
+    TENANT_MASTER_KEY_NEW: 'during `tenantql keys rotate-master`: the next master key, accepted too',
+    NODE_ENV: 'production: JWT secrets and TENANT_MASTER_KEY required, no welcome text',
   },
   async run(_args, env, loadProduct) {
     const product = await loadProduct();

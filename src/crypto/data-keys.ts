@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
+import { type Logger, silentLogger } from '../observability/logger.js';
 import type { KeyStore } from './key-store.js';
-import { masterKeyId, newDataKey, unwrapKey, wrapKey } from './key-wrap.js';
+import { masterKeyId, newDataKey, unwrapKey, type WrappedKey, wrapKey } from './key-wrap.js';
 import type { MasterKeys } from './master-keys.js';
 
 export interface DataKeysOptions {
@@ -8,12 +9,23 @@ export interface DataKeysOptions {
   masterKeys: MasterKeys;
   /** How long an unwrapped key stays in memory. @default 5 minutes */
   ttlMs?: number;
-  /** @default 10,000 tenants */
+  /** Tenants whose unwrapped key is kept at once; the least recently used goes first. @default 10,000 */
   maxEntries?: number;
+  /** Key creation and unavailable keys, by tenant and master key id: never key material. @default silentLogger */
+  logger?: Logger;
 }
 
 /** A stored key that no configured master key opens: the master key is wrong, or the row was tampered with. */
-export class KeyUnavailable extends Error {}
+export class KeyUnavailable extends Error {
+  constructor(
+    readonly tenantId: number,
+    readonly masterId: string,
+  ) {
+    super(
+      `the data key of tenant ${tenantId} is wrapped by master key ${masterId}, which opens with neither TENANT_MASTER_KEY nor TENANT_MASTER_KEY_NEW`,
+    );
+  }
+}
 
 /**
  * Each tenant's data key, unwrapped on demand (SPEC §12): from the store, under whichever of the
@@ -24,50 +36,79 @@ export class KeyUnavailable extends Error {}
 export class DataKeys {
   readonly #store: KeyStore;
   readonly #masterKeys: MasterKeys;
+  readonly #logger: Logger;
   readonly #cache: LRUCache<number, Buffer>;
   readonly #loading = new Map<number, Promise<Buffer>>();
 
   constructor(options: DataKeysOptions) {
     this.#store = options.store;
     this.#masterKeys = options.masterKeys;
+    this.#logger = options.logger ?? silentLogger;
     this.#cache = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5 * 60_000 });
   }
 
+  /**
+   * The tenant's data key; concurrent calls for one tenant share one load. Rejects with
+   * KeyUnavailable. The Buffer is the cached one: read it, never change it.
+   */
   keyFor(tenantId: number): Promise<Buffer> {
+    // The envelope binds the id as an integer: 2.5 must not be a tenant of its own, nor tenant 2.
+    if (!Number.isSafeInteger(tenantId) || tenantId <= 0)
+      return Promise.reject(new RangeError(`${tenantId} is not a tenant id`));
     const cached = this.#cache.get(tenantId);
     if (cached) return Promise.resolve(cached);
-    let loading = this.#loading.get(tenantId);
-    if (!loading) {
-      loading = this.#load(tenantId).finally(() => this.#loading.delete(tenantId));
-      this.#loading.set(tenantId, loading);
-    }
-    return loading;
+    const inFlight = this.#loading.get(tenantId);
+    if (inFlight) return inFlight;
+    const load: Promise<Buffer> = this.#load(tenantId).then((key) => {
+      // A forget() while this load ran (a purge, a rotation) wins: this key is not kept.
+      if (this.#loading.get(tenantId) === load) this.#cache.set(tenantId, key);
+      return key;
+    });
+    const settle = () => {
+      if (this.#loading.get(tenantId) === load) this.#loading.delete(tenantId);
+    };
+    load.then(settle, settle);
+    this.#loading.set(tenantId, load);
+    return load;
   }
 
-  /** Forgets the unwrapped key here (after a purge elsewhere, or a rotation). */
+  /** Forgets the unwrapped key here (after a purge elsewhere, or a rotation); a load in flight is not kept. */
   forget(tenantId: number): void {
     this.#cache.delete(tenantId);
+    this.#loading.delete(tenantId);
   }
 
-  /** Crypto-shredding: the wrapped key goes from the store, the unwrapped one from memory. */
+  /**
+   * Crypto-shredding: the wrapped key goes from the store, the unwrapped one from memory; true if
+   * there was one. Needs a store that may delete (the owner role's, for the default store).
+   */
   async destroy(tenantId: number): Promise<boolean> {
     this.forget(tenantId);
     return this.#store.delete(tenantId);
   }
 
   async #load(tenantId: number): Promise<Buffer> {
-    const stored =
-      (await this.#store.get(tenantId)) ??
-      (await this.#store.putIfAbsent(tenantId, wrapKey(this.#masterKeys.current, tenantId, newDataKey())));
+    const stored = (await this.#store.get(tenantId)) ?? (await this.#create(tenantId));
     const { current, next } = this.#masterKeys;
     const master = [current, ...(next ? [next] : [])].find((key) => masterKeyId(key) === stored.masterId);
     const key = master && unwrapKey(master, tenantId, stored.wrapped);
     if (!key) {
-      throw new KeyUnavailable(
-        `the data key of tenant ${tenantId} is wrapped by master key ${stored.masterId}, which is not configured (TENANT_MASTER_KEY, TENANT_MASTER_KEY_NEW)`,
-      );
+      this.#logger.error({ tenantId, masterId: stored.masterId }, 'data key unavailable');
+      throw new KeyUnavailable(tenantId, stored.masterId);
     }
-    this.#cache.set(tenantId, key);
     return key;
+  }
+
+  /**
+   * A first use. Wrapped under the next master key when one is set, so a rotation under way
+   * never misses a key made after it passed. Another server may win the race: its key is used.
+   */
+  async #create(tenantId: number): Promise<WrappedKey> {
+    const { current, next } = this.#masterKeys;
+    const mine = wrapKey(next ?? current, tenantId, newDataKey());
+    const stored = await this.#store.putIfAbsent(tenantId, mine);
+    if (stored.wrapped.equals(mine.wrapped))
+      this.#logger.info({ tenantId, masterId: mine.masterId }, 'data key created');
+    return stored;
   }
 }

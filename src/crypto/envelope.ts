@@ -28,7 +28,9 @@ export class CorruptCiphertext extends Error {
 }
 
 function associatedData(tenantId: number, column: string): Buffer {
-  return Buffer.from(`tenantql field ${VERSION}\0${Math.trunc(tenantId)}\0${column}`, 'utf8');
+  // An integer, or 2.5 would share tenant 2's associated data.
+  if (!Number.isSafeInteger(tenantId)) throw new RangeError(`${tenantId} is not a tenant id`);
+  return Buffer.from(`tenantql field ${VERSION}\0${tenantId}\0${column}`, 'utf8');
 }
 
 function checkKey(dataKey: Buffer): void {
@@ -49,9 +51,10 @@ export function decryptField(dataKey: Buffer, tenantId: number, column: string, 
   if (!isEnvelope(stored)) throw new CorruptCiphertext(tenantId, column);
   const raw = Buffer.from(stored.slice(PREFIX.length), 'base64url');
   if (raw.length < NONCE_BYTES + TAG_BYTES) throw new CorruptCiphertext(tenantId, column);
+  const aad = associatedData(tenantId, column); // outside the try: a bad id is a bug, not corrupt data
   try {
     const decipher = createDecipheriv('aes-256-gcm', dataKey, raw.subarray(0, NONCE_BYTES));
-    decipher.setAAD(associatedData(tenantId, column));
+    decipher.setAAD(aad);
     decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
     const body = raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES);
     return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');

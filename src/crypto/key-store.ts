@@ -1,4 +1,6 @@
-import type { Pool } from '../db/pool.js';
+import { KEYS_TABLE } from '../db/keys-database.js';
+import { createPool, type Pool } from '../db/pool.js';
+import type { Logger } from '../observability/logger.js';
 import type { WrappedKey } from './key-wrap.js';
 
 /**
@@ -14,12 +16,9 @@ export interface KeyStore {
   replace(tenantId: number, from: WrappedKey, to: WrappedKey): Promise<boolean>;
   /** Crypto-shredding: true if there was a key. */
   delete(tenantId: number): Promise<boolean>;
-  /** Tenants by id after `after`, `limit` at a time (for rotation). */
-  list(after: number, limit: number): Promise<{ tenantId: number; key: WrappedKey }[]>;
+  /** Tenants in id order after `after` (default 0), `limit` at a time (default 500): for rotation. */
+  list(after?: number, limit?: number): Promise<{ tenantId: number; key: WrappedKey }[]>;
 }
-
-/** The keys database's table; `tenantql db setup` makes it (see ensureKeysDatabase). */
-export const KEYS_TABLE = 'keys.data_keys';
 
 interface Row {
   tenant_id: number;
@@ -27,6 +26,28 @@ interface Row {
   master_id: string;
 }
 const toKey = (row: Row): WrappedKey => ({ wrapped: row.wrapped, masterId: row.master_id });
+
+/** Connections of the key store's pool: a key is read once per tenant per cache lifetime. */
+export const KEY_STORE_POOL_MAX = 2;
+
+/**
+ * The key store's own small pool, apart from the request pool, to `url` (keysDatabaseUrl of
+ * DATABASE_URL for the server, of DATABASE_OWNER_URL for rotation and purge).
+ */
+export function createKeyStorePool(options: {
+  url: string;
+  logger: Logger;
+  /** PG_PREPARED_STATEMENTS. @default true */
+  preparedStatements?: boolean;
+}): Pool {
+  return createPool({
+    url: options.url,
+    max: KEY_STORE_POOL_MAX,
+    logger: options.logger,
+    applicationName: 'tenantql keys',
+    preparedStatements: options.preparedStatements ?? true,
+  });
+}
 
 /**
  * The default key store: the table `keys.data_keys` in a database of its own, `<NAME>_keys`.
@@ -68,7 +89,7 @@ export class PostgresKeyStore implements KeyStore {
     return rowCount === 1;
   }
 
-  async list(after: number, limit: number): Promise<{ tenantId: number; key: WrappedKey }[]> {
+  async list(after = 0, limit = 500): Promise<{ tenantId: number; key: WrappedKey }[]> {
     const { rows } = await this.pool.query<Row>(
       `SELECT tenant_id, wrapped, master_id FROM ${KEYS_TABLE} WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2`,
       [after, limit],

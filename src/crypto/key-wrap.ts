@@ -24,7 +24,10 @@ export function newDataKey(): Buffer {
   return randomBytes(KEY_BYTES);
 }
 
-const aad = (tenantId: number) => Buffer.from(`tenantql data key\0${Math.trunc(tenantId)}`, 'utf8');
+function aad(tenantId: number): Buffer {
+  if (!Number.isSafeInteger(tenantId)) throw new RangeError(`${tenantId} is not a tenant id`);
+  return Buffer.from(`tenantql data key\0${tenantId}`, 'utf8');
+}
 
 export function wrapKey(masterKey: Buffer, tenantId: number, dataKey: Buffer): WrappedKey {
   if (dataKey.length !== KEY_BYTES || masterKey.length !== KEY_BYTES)
@@ -39,9 +42,10 @@ export function wrapKey(masterKey: Buffer, tenantId: number, dataKey: Buffer): W
 /** The data key, or undefined when `masterKey` does not open it (another key, tampered, another tenant's). */
 export function unwrapKey(masterKey: Buffer, tenantId: number, wrapped: Buffer): Buffer | undefined {
   if (wrapped.length !== NONCE_BYTES + KEY_BYTES + TAG_BYTES) return undefined;
+  const associated = aad(tenantId); // outside the try: a bad id is a bug, not a wrong key
   try {
     const decipher = createDecipheriv('aes-256-gcm', masterKey, wrapped.subarray(0, NONCE_BYTES));
-    decipher.setAAD(aad(tenantId));
+    decipher.setAAD(associated);
     decipher.setAuthTag(wrapped.subarray(NONCE_BYTES + KEY_BYTES));
     return Buffer.concat([
       decipher.update(wrapped.subarray(NONCE_BYTES, NONCE_BYTES + KEY_BYTES)),

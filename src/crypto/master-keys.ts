@@ -1,3 +1,6 @@
+import { inspect } from 'node:util';
+import { masterKeyId } from './key-wrap.js';
+
 /**
  * TENANT_MASTER_KEY and TENANT_MASTER_KEY_NEW (SPEC §12): base64 of exactly 32 bytes. Problems
  * name the variable, never the value. Outside production a missing key is the documented
@@ -53,7 +56,19 @@ export function readMasterKeys(
   const dev = current === undefined;
   return {
     ok: true,
-    keys: { current: current ?? DEV_MASTER_KEY, ...(next ? { next } : {}), dev },
+    keys: keySet(current ?? DEV_MASTER_KEY, next, dev),
     warnings: dev ? [DEV_KEY_WARNING] : [],
   };
+}
+
+/**
+ * The keys as the configuration holds them: serialised (a logged config) or inspected
+ * (console.log), they show their public ids, never their bytes.
+ */
+function keySet(current: Buffer, next: Buffer | undefined, dev: boolean): MasterKeys {
+  const ids = () => ({ current: masterKeyId(current), ...(next ? { next: masterKeyId(next) } : {}), dev });
+  return Object.defineProperties(
+    { current, ...(next ? { next } : {}), dev },
+    { toJSON: { value: ids }, [inspect.custom]: { value: ids } },
+  );
 }

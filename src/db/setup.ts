@@ -1,7 +1,9 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { type Logger, silentLogger } from '../observability/logger.js';
+import { ensureKeysDatabase } from './keys-database.js';
 import { migrate } from './migrate.js';
+import { connectionUrl } from './urls.js';
 
 export interface RoleNames {
   /** Owns the database, its schemas and tables; runs migrations; never serves requests. */
@@ -36,14 +38,8 @@ export function roleNames(database: string): RoleNames {
   return { owner: `${database}_owner`, app: `${database}_app`, admin: `${database}_admin` };
 }
 
-/** `url` with another database and, when given, other credentials. */
-export function connectionUrl(url: string, database: string, user?: string, password?: string): string {
-  const result = new URL(url);
-  result.pathname = `/${encodeURIComponent(database)}`;
-  if (user !== undefined) result.username = encodeURIComponent(user);
-  if (password !== undefined) result.password = encodeURIComponent(password);
-  return result.toString();
-}
+// Where it always was, for the commands and tests that import it from here.
+export { connectionUrl } from './urls.js';
 
 const ident = pg.escapeIdentifier;
 
@@ -51,8 +47,9 @@ const ident = pg.escapeIdentifier;
 const ATTRIBUTES = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION';
 
 /**
- * Creates (or brings back in line) the database, its three roles and their grants, then
- * migrates as the owner. Idempotent; every run sets new passwords unless given.
+ * Creates (or brings back in line) the database, its three roles and their grants, and the key
+ * store's database `<NAME>_keys`, then migrates as the owner. Idempotent; every run sets new
+ * passwords unless given.
  */
 export async function setupDatabase(options: SetupOptions): Promise<DatabaseUrls> {
   const database = options.database ?? 'tenantql';
@@ -94,6 +91,8 @@ export async function setupDatabase(options: SetupOptions): Promise<DatabaseUrls
     await client.query(`CREATE SCHEMA IF NOT EXISTS app AUTHORIZATION ${owner}`);
     await client.query(`ALTER SCHEMA app OWNER TO ${owner}`);
   });
+  // The wrapped data keys (SPEC §12), in a database of their own: a dump of this one has none.
+  await ensureKeysDatabase({ superuserUrl: options.superuserUrl, mainDatabase: database, roles });
 
   const urls = {
     databaseUrl: connectionUrl(options.superuserUrl, database, roles.app, passwords.app),

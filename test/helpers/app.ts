@@ -22,6 +22,8 @@ import { createTestDatabase, type TestDatabase } from './db.js';
 
 export const TEST_JWT_SECRET = 'test-user-secret-0123456789abcdef';
 export const TEST_SERVICE_SECRET = 'test-service-secret-0123456789abcdef';
+/** TENANT_MASTER_KEY of every TestApp (required with NODE_ENV=production): base64 of 32 bytes. */
+export const TEST_MASTER_KEY = Buffer.from('tenantql test master key 0123456', 'utf8').toString('base64');
 
 /** The tenants of SPEC §4's example, plus a third regular tenant. */
 export const defaultTenants = {
@@ -121,6 +123,7 @@ export class TestApp {
       TENANT_SECRETS_FILE: secretsFile,
       JWT_SECRET: TEST_JWT_SECRET,
       SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
+      TENANT_MASTER_KEY: TEST_MASTER_KEY,
       LOG_LEVEL: 'silent',
       ...(options.valkeyUrl ? { VALKEY_URL: options.valkeyUrl } : {}),
       // Behind PgBouncer in transaction mode (the `pgbouncer` project), as docs/pgbouncer.md says.

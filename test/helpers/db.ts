@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { grantKeysDatabaseAccess, keysDatabaseOf } from '../../src/db/keys-database.js';
 import { connectionUrl, grantDatabaseAccess } from '../../src/db/setup.js';
 import { pgBouncerAdmin } from './pgbouncer.js';
 
@@ -15,7 +16,13 @@ export interface TestDatabase {
   superuserUrl: string;
   /** Set in the `pgbouncer` project: appUrl and adminUrl lead through this PgBouncer. */
   pgbouncer: { url: string; adminUrl: string } | undefined;
-  /** Drops the database, warning about (and cutting) connections a test left open. */
+  /**
+   * Its key store's database `<name>_keys` (SPEC §12), as `db setup` makes it, always direct:
+   * the runtime role's URL (as the server derives it from DATABASE_URL), the owner's (rotation,
+   * purge) and the superuser's.
+   */
+  keys: { name: string; appUrl: string; ownerUrl: string; superuserUrl: string };
+  /** Drops the database and its key store, warning about (and cutting) connections a test left open. */
   drop(): Promise<void>;
 }
 
@@ -26,7 +33,8 @@ export interface CreateTestDatabaseOptions {
 
 /**
  * A fresh database per test file, cloned from the run's migrated template with
- * `CREATE DATABASE ... TEMPLATE` (as graphile/crystal's tests do): fast and isolated.
+ * `CREATE DATABASE ... TEMPLATE` (as graphile/crystal's tests do): fast and isolated. Its key
+ * store `<name>_keys` is cloned the same way from the template's.
  *
  * Its roles are the template's, not `<name>_owner` etc.: migrations derived the role names
  * from the template's database name, and the clone copies those grants as they are. So
@@ -39,20 +47,29 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
   const template = inject('templateDatabase');
   const roles = inject('roles');
   const name = `${template}_${randomBytes(4).toString('hex')}`;
+  const keysName = keysDatabaseOf(name);
   const ident = pg.escapeIdentifier;
+  const owner = ident(roles.owner.name);
 
-  await withClient(superuserUrl, async (client) => {
-    const source = options.empty ? 'template0' : template;
-    await client.query(
-      `CREATE DATABASE ${ident(name)} TEMPLATE ${ident(source)} OWNER ${ident(roles.owner.name)}`,
-    );
-    // Database-level grants belong to pg_database, so the clone does not inherit them.
-    await grantDatabaseAccess(client, name, {
-      owner: roles.owner.name,
-      app: roles.app.name,
-      admin: roles.admin.name,
-    });
-  });
+  // Database-level grants belong to pg_database, so a clone does not inherit them. The two
+  // clones at once, on two connections: the key store's costs almost no time that way.
+  const source = options.empty ? 'template0' : template;
+  await Promise.all([
+    withClient(superuserUrl, async (client) => {
+      await client.query(`CREATE DATABASE ${ident(name)} TEMPLATE ${ident(source)} OWNER ${owner}`);
+      await grantDatabaseAccess(client, name, {
+        owner: roles.owner.name,
+        app: roles.app.name,
+        admin: roles.admin.name,
+      });
+    }),
+    // The key store from its template, as `db setup` made it: its table and grants come with it.
+    withClient(superuserUrl, async (client) => {
+      const keysTemplate = ident(keysDatabaseOf(template));
+      await client.query(`CREATE DATABASE ${ident(keysName)} TEMPLATE ${keysTemplate} OWNER ${owner}`);
+      await grantKeysDatabaseAccess(client, keysName, { owner: roles.owner.name, app: roles.app.name });
+    }),
+  ]);
 
   // The serving roles (runtime, admin) through PgBouncer in the `pgbouncer` project, as in a
   // production behind a pooler; set-up, owner and superuser connections always go direct.
@@ -66,19 +83,27 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
     ownerUrl: connectionUrl(superuserUrl, name, roles.owner.name, roles.owner.password),
     superuserUrl: connectionUrl(superuserUrl, name),
     pgbouncer,
+    keys: {
+      name: keysName,
+      appUrl: connectionUrl(superuserUrl, keysName, roles.app.name, roles.app.password),
+      ownerUrl: connectionUrl(superuserUrl, keysName, roles.owner.name, roles.owner.password),
+      superuserUrl: connectionUrl(superuserUrl, keysName),
+    },
     drop: async () => {
       if (pgbouncer) await releasePooledConnections(pgbouncer.adminUrl, name);
       await withClient(superuserUrl, async (client) => {
-        const { rows } = await client.query<{ open: number }>(
-          'SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1',
-          [name],
-        );
-        const open = rows[0]?.open ?? 0;
-        if (open > 0)
-          console.warn(
-            `test database ${name}: ${open} connection(s) still open at drop; close them in afterAll`,
+        for (const database of [name, keysName]) {
+          const { rows } = await client.query<{ open: number }>(
+            'SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1',
+            [database],
           );
-        await client.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+          const open = rows[0]?.open ?? 0;
+          if (open > 0)
+            console.warn(
+              `test database ${database}: ${open} connection(s) still open at drop; close them in afterAll`,
+            );
+          await client.query(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
+        }
         await dropDedicated(client, name);
       });
     },

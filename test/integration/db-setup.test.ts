@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import dbSetup from '../../src/cli/db-setup.js';
 import { checkCatalog } from '../../src/db/catalog-check.js';
+import { keysDatabaseUrl } from '../../src/db/keys-database.js';
 import { connectionUrl, roleNames, setupDatabase } from '../../src/db/setup.js';
 import { withClient } from '../helpers/db.js';
 
@@ -15,7 +16,8 @@ const ident = pg.escapeIdentifier;
 
 afterAll(() =>
   withClient(superuserUrl, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+    for (const database of [name, `${name}_keys`])
+      await c.query(`DROP DATABASE IF EXISTS ${ident(database)} WITH (FORCE)`);
     for (const role of Object.values(roles)) await c.query(`DROP ROLE IF EXISTS ${ident(role)}`);
   }),
 );
@@ -79,6 +81,16 @@ describe('tenantql db setup', () => {
     );
     const shipped = (await readdir('migrations')).filter((f) => f.endsWith('.sql'));
     expect(applied.rows[0].n).toBe(shipped.length);
+    // The key store's database beside it (SPEC §12), where DATABASE_URL with _keys points: the
+    // runtime role reads and adds keys there, nothing more; the admin role does not get in.
+    const keyGrants = await withClient(keysDatabaseUrl(second.env.DATABASE_URL!), (c) =>
+      c.query(`SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
+                WHERE has_table_privilege(current_user, 'keys.data_keys', p)`),
+    );
+    expect(keyGrants.rows.map((row) => row.p)).toEqual(['SELECT', 'INSERT']);
+    await expect(
+      withClient(keysDatabaseUrl(second.env.DATABASE_ADMIN_URL!), async () => undefined),
+    ).rejects.toThrow(/permission denied for database/);
 
     if (await passwordsEnforced(second.env.DATABASE_URL!)) {
       await expect(withClient(first.env.DATABASE_URL!, async () => undefined)).rejects.toMatchObject({

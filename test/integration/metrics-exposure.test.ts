@@ -4,7 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.js';
-import { defaultTenants, TEST_JWT_SECRET, TEST_SERVICE_SECRET, TestApp } from '../helpers/app.js';
+import {
+  defaultTenants,
+  TEST_JWT_SECRET,
+  TEST_MASTER_KEY,
+  TEST_SERVICE_SECRET,
+  TestApp,
+} from '../helpers/app.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { ServerProcess } from '../helpers/server-process.js';
 
@@ -14,6 +20,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   JWT_SECRET: TEST_JWT_SECRET,
   SERVICE_JWT_SECRET: TEST_SERVICE_SECRET,
+  TENANT_MASTER_KEY: TEST_MASTER_KEY,
 };
 
 function get(port: number, path: string, headers: Record<string, string> = {}) {

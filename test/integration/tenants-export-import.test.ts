@@ -407,7 +407,8 @@ describe("a product's own table", () => {
   });
   afterAll(async () => {
     await withClient(inject('superuserUrl'), async (c) => {
-      await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      for (const database of [name, `${name}_keys`])
+        await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
       const roles = await c.query<{ rolname: string }>(
         'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1)',
         [`${name}_`],

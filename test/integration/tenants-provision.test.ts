@@ -70,7 +70,7 @@ afterAll(async () => {
   await withClient(inject('superuserUrl'), async (c) => {
     const { rows } = await c.query<{ datname: string }>(
       'SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $2)',
-      [db.name, `${db.name}_t`],
+      [db.name, `${db.name}_`], // its dedicated tenants' (_t<ID>) and its key store (_keys)
     );
     for (const { datname } of rows)
       await c.query(`DROP DATABASE ${pg.escapeIdentifier(datname)} WITH (FORCE)`);

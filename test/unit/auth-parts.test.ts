@@ -80,7 +80,11 @@ describe('API key format', () => {
 });
 
 describe('auth configuration', () => {
-  const base = { DATABASE_URL: 'postgres://x@localhost/db' };
+  // A master key, so that production's problems and development's warnings here are the JWT ones.
+  const base = {
+    DATABASE_URL: 'postgres://x@localhost/db',
+    TENANT_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+  };
   const problems = (env: Record<string, string>) => {
     const result = readConfig({ ...base, ...env });
     return result.ok ? [] : result.problems;

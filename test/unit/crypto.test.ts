@@ -48,6 +48,12 @@ describe('field envelope', () => {
     }
   });
 
+  it('takes integer tenant ids only: 2.5 is neither a tenant of its own nor tenant 2', () => {
+    expect(() => encryptField(key, 2.5, 'c', 'x')).toThrow(RangeError);
+    expect(() => decryptField(key, 2.5, 'c', encryptField(key, 2, 'c', 'x'))).toThrow(RangeError);
+    expect(() => wrapKey(randomBytes(32), 2.5, newDataKey())).toThrow(RangeError);
+  });
+
   it('keyed hashes: equal for one tenant and purpose, different across tenants and purposes', () => {
     const other = newDataKey();
     expect(keyedHash(key, 'member-email', 'a@x')).toEqual(keyedHash(key, 'member-email', 'a@x'));
