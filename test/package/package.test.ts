@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { keysDatabaseOf } from '../../src/db/keys-database.js';
 import { connectionUrl, roleNames } from '../../src/db/setup.js';
 import { encodeGlobalId, parseGlobalId } from '../../src/graphql/ids.js';
 import { withClient } from '../helpers/db.js';
@@ -95,7 +96,9 @@ afterAll(async () => {
   await server?.stop();
   if (database) {
     await withClient(inject('superuserUrl'), async (client) => {
-      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+      // `db setup` made the key store's database beside it (SPEC §12), owned by the same role.
+      for (const name of [database, keysDatabaseOf(database)])
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       for (const role of Object.values(roleNames(database)))
         await client.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`);
     });
