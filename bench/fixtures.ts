@@ -15,6 +15,13 @@ export const QUERIES = {
   /** C plus `tenant { id }`, so each body says whose it is (the reload check reads it). */
   nestedWithTenant:
     '{ tenant { id } projects(first: 20) { edges { node { name tasks(first: 10) { edges { node { title status assignee { name } } } } } } } }',
+  /**
+   * C's logical query in PostGraphile 4's generated schema (scenario P): the first 20 projects,
+   * the first 10 tasks of each through the (tenant_id, project_id) foreign key, their assignees
+   * through (tenant_id, assignee_id); both servers order by id within the tenant.
+   */
+  nestedPostgraphile:
+    '{ allProjects(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { name tasksByTenantIdAndProjectId(first: 10, orderBy: PRIMARY_KEY_ASC) { nodes { title status memberByTenantIdAndAssigneeId { name } } } } } }',
   createTask: 'mutation ($input: CreateTaskInput!) { createTask(input: $input) { id title } }',
   updateTask: 'mutation ($input: UpdateTaskInput!) { updateTask(input: $input) { id status } }',
 } as const;

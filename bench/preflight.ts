@@ -4,7 +4,7 @@ import { type Child, post } from './processes.js';
 import type { Scenario, Servers } from './scenarios.js';
 import { FIRST_TENANT } from './seed.js';
 import type { Bench } from './setup.js';
-import { checkNested, responseCacheServes } from './verify.js';
+import { checkNested, postgraphileAsNested, responseCacheServes } from './verify.js';
 
 /**
  * One checked request per scenario before any load: a benchmark of a server that answers
@@ -37,6 +37,24 @@ export async function preflight(
         const serves = await responseCacheServes(server!.port, bench.postgres.superuserDbUrl, id, token);
         if (!serves) skipped.set(s.key, 'no response cache in this build: a changed row showed through');
       }
+    } else if (s.requests === 'nestedPostgraphile') {
+      // The same rows as C, in the same order, and only the Host's tenant's (RLS through pgSettings).
+      const r = await ask(server!, QUERIES.nestedPostgraphile);
+      const text = r.status === 200 ? postgraphileAsNested(r.body) : r.body;
+      problems = checkNested(r.status, text, id, { projects: 20, tasks: 10 });
+      if (problems.length === 0 && servers.main) {
+        const c = await ask(servers.main, QUERIES.nested);
+        if (c.status !== 200 || JSON.stringify(JSON.parse(c.body)) !== text)
+          problems.push(`not the rows C answers: ${text.slice(0, 200)} against ${c.body.slice(0, 200)}`);
+      }
+      const stranger = await post(
+        server!.port,
+        hostOf(id + 1),
+        token,
+        JSON.stringify({ query: QUERIES.nestedPostgraphile }),
+      );
+      if (stranger.status !== 403)
+        problems.push(`a token on another tenant's host answered ${stranger.status}`);
     } else if (s.requests === 'writes' || s.requests === 'writesOneTenant') {
       const [line] = (await readFile(bench.requests[s.requests], 'utf8')).split('\n');
       const [host, authorization, body] = line!.split('\t');

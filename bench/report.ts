@@ -122,7 +122,16 @@ export function targets(rows: Summary[], reload: ReloadResult | undefined): Targ
       met: Number.isFinite(value) ? value >= 0.95 : undefined,
     });
   }
+  // The issue's goals against PostGraphile 4 (scenario P), same query, same data, same run.
+  atLeast('C ≥ 2.0 × P', ratio('C', 'P'), 2.0);
   const c = get('C');
+  const p = get('P');
+  const p99Ratio = c && p ? c.p99Ms / p.p99Ms : Number.NaN;
+  list.push({
+    target: 'C p99 ≤ 0.6 × P p99',
+    measured: `${fixed(p99Ratio, 3)} ×`,
+    met: Number.isFinite(p99Ratio) ? p99Ratio <= 0.6 : undefined,
+  });
   list.push({
     target: 'C p99 < 4 × p50',
     measured: c ? `${fixed(c.p99Ms / c.p50Ms, 2)} ×` : 'n/a',
@@ -149,6 +158,20 @@ export function targets(rows: Summary[], reload: ReloadResult | undefined): Targ
     });
   }
   return list;
+}
+
+/** C against PostGraphile 4 (P): every ratio C / P, and both CPU figures. */
+export function peerLine(rows: Summary[]): string {
+  const c = rows.find((r) => r.key === 'C' && !r.skipped);
+  const p = rows.find((r) => r.key === 'P' && !r.skipped);
+  if (!c || !p)
+    return `C / P (PostGraphile 4): n/a${p ? '' : ` (P: ${rows.find((r) => r.key === 'P')?.skipped ?? 'not run'})`}`;
+  const pair = (x: number, y: number, digits: number) =>
+    `${fixed(x, digits)} / ${fixed(y, digits)} = ${fixed(x / y, 3)} ×`;
+  return [
+    `C / P (PostGraphile 4): req/s ${pair(c.rps, p.rps, 0)}; p50 ms ${pair(c.p50Ms, p.p50Ms, 2)}; p99 ms ${pair(c.p99Ms, p.p99Ms, 2)};`,
+    `server CPU µs/req ${pair(c.serverCpuUs, p.serverCpuUs, 0)}; PostgreSQL CPU µs/req ${pair(c.pgCpuUs, p.pgCpuUs, 0)}.`,
+  ].join(' ');
 }
 
 export function targetTable(list: Target[]): string {

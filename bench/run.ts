@@ -1,9 +1,18 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { ensurePostgraphile } from './postgraphile-server.js';
 import { preflight } from './preflight.js';
 import { type ReloadResult, reloadAtScale } from './reload.js';
-import { reloadLines, type ScenarioResult, summarise, table, targets, targetTable } from './report.js';
-import { measure, SCENARIOS, type Servers } from './scenarios.js';
+import {
+  peerLine,
+  reloadLines,
+  type ScenarioResult,
+  summarise,
+  table,
+  targets,
+  targetTable,
+} from './report.js';
+import { measure, SCENARIOS, type ServerName, type Servers } from './scenarios.js';
 import { vacuumWrittenTables } from './seed.js';
 import { type Bench, POOL_MAX, prepare } from './setup.js';
 import { type TiersResult, tiersLines, tiersScenario } from './tiers.js';
@@ -42,8 +51,15 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const servers = await startServers(bench, new Set(scenarios.map((s) => s.server)));
-    const skipped = await preflight(bench, servers, scenarios);
+    const { servers, missing, postgraphile } = await startServers(
+      bench,
+      new Set(scenarios.map((s) => s.server)),
+      log,
+    );
+    const available = scenarios.filter((s) => s.server === 'raw' || !missing.has(s.server));
+    const skipped = await preflight(bench, servers, available);
+    for (const s of scenarios)
+      if (s.server !== 'raw' && missing.has(s.server)) skipped.set(s.key, missing.get(s.server)!);
     for (const [key, why] of skipped) log(`scenario ${key}: n/a (${why})`);
     const results: ScenarioResult[] = scenarios.map((s) => ({
       key: s.key,
@@ -95,10 +111,12 @@ async function main(): Promise<number> {
     const markdown = [
       `Load generator: ${loadGenerator} (1 thread, ${settings.connections} connections), to 127.0.0.1 only. ` +
         `${settings.rounds} interleaved rounds of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s measured; medians. ` +
-        `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}.`,
+        `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}` +
+        `${postgraphile ? `; P: PostGraphile ${postgraphile} (bench/postgraphile), the same pool size` : ''}.`,
       '',
       table(summaries, extra),
       '',
+      ...(wanted('P') ? [peerLine(summaries), ''] : []),
       targetTable(checks),
       ...(reload ? ['', reloadLines(reload)] : []),
       ...(tiers ? ['', tiersLines(tiers)] : []),
@@ -120,6 +138,7 @@ async function main(): Promise<number> {
             loadavg: loadavg(),
           },
           postgres: { version: bench.postgres.version, source: bench.postgres.source },
+          postgraphile,
           seed: bench.seeded,
           serverEnv: Object.keys(env).filter((k) => k.startsWith('BENCH_SERVER_')),
           scenarios: results,
@@ -140,8 +159,14 @@ async function main(): Promise<number> {
   }
 }
 
-async function startServers(bench: Bench, needed: Set<string>): Promise<Servers> {
+async function startServers(
+  bench: Bench,
+  needed: Set<string>,
+  log: (line: string) => void,
+): Promise<{ servers: Servers; missing: Map<ServerName, string>; postgraphile: string | undefined }> {
   const servers: Servers = {};
+  const missing = new Map<ServerName, string>();
+  let postgraphile: string | undefined;
   if (needed.has('hello')) servers.hello = await bench.startHello();
   if (needed.has('helloNoBodyStream'))
     servers.helloNoBodyStream = await bench.startHello({ noBodyStream: true });
@@ -158,7 +183,16 @@ async function startServers(bench: Bench, needed: Set<string>): Promise<Servers>
     servers.cached = await bench.startTenantql('cached', { tenantsFile: small, cacheTtlSeconds: 300 });
   if (needed.has('big'))
     servers.big = await bench.startTenantql('big', { tenantsFile: big, cacheTtlSeconds: 0 });
-  return servers;
+  if (needed.has('postgraphile')) {
+    // Not installed and not installable (offline): P is reported n/a, the other scenarios run.
+    const found = await ensurePostgraphile(log);
+    if ('missing' in found) missing.set('postgraphile', found.missing);
+    else {
+      postgraphile = found.version;
+      servers.postgraphile = await bench.startPostgraphile();
+    }
+  }
+  return { servers, missing, postgraphile };
 }
 
 process.exitCode = await main().catch((error: unknown) => {

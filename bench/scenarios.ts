@@ -5,7 +5,14 @@ import { seededTenantIds } from './seed.js';
 import type { Bench } from './setup.js';
 import { type Measurement, wrk } from './wrk.js';
 
-export type ServerName = 'hello' | 'helloNoBodyStream' | 'main' | 'unnamed' | 'cached' | 'big';
+export type ServerName =
+  | 'hello'
+  | 'helloNoBodyStream'
+  | 'main'
+  | 'unnamed'
+  | 'cached'
+  | 'big'
+  | 'postgraphile';
 export type Servers = Partial<Record<ServerName, Child>>;
 
 export interface Scenario {
@@ -27,6 +34,13 @@ export const SCENARIOS: Scenario[] = [
   },
   { key: 'B', title: '`{ tenant { name } }`, user token', server: 'main', requests: 'tenant' },
   { key: 'C', title: 'nested projects → tasks → assignee, cache off', server: 'main', requests: 'nested' },
+  // The peer, right after C in every round: C / P is the issue's ratio (bench/postgraphile).
+  {
+    key: 'P',
+    title: "PostGraphile 4: C's query, pgSettings from Host, runtime role",
+    server: 'postgraphile',
+    requests: 'nestedPostgraphile',
+  },
   // The price of PG_PREPARED_STATEMENTS=0 (behind a transaction-pooling proxy): C′ / C.
   {
     key: 'C′',

@@ -13,6 +13,7 @@ import {
   writeMix,
   writeRequests,
 } from './fixtures.js';
+import { POSTGRAPHILE_SERVER } from './postgraphile-server.js';
 import { type Child, spawnNode } from './processes.js';
 import { SHAPE, sampleIds, seed, seededTenantIds } from './seed.js';
 import { type Postgres, startPostgres, startValkey, type Valkey } from './services.js';
@@ -46,10 +47,14 @@ export interface Bench {
     /** The write mix of one tenant: its writes queue on its id counter (migrations/004). */
     writesOneTenant: string;
     nestedWithTenant: string;
+    /** C's logical query in PostGraphile 4's schema (scenario P), with the same tokens. */
+    nestedPostgraphile: string;
   };
   startTenantql(name: string, options: TenantqlOptions): Promise<Child>;
   /** The bare yoga of scenario A; `noBodyStream`: A′. */
   startHello(options?: { noBodyStream?: boolean }): Promise<Child>;
+  /** Scenario P: PostGraphile 4 (bench/postgraphile, installed by the caller), same runtime role and pool size. */
+  startPostgraphile(): Promise<Child>;
   /** Stops every child and service this bench started, newest first. */
   close(): Promise<void>;
 }
@@ -100,6 +105,11 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
         WORK_DIR,
         'nested-tenant',
         perTenant(tokens, QUERIES.nestedWithTenant),
+      ),
+      nestedPostgraphile: await writeRequests(
+        WORK_DIR,
+        'nested-postgraphile',
+        perTenant(tokens, QUERIES.nestedPostgraphile),
       ),
     };
 
@@ -164,6 +174,29 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
             port,
             readyPath: '/health',
             logFile: join(WORK_DIR, `server-${name}.log`),
+          }),
+        );
+      },
+      async startPostgraphile() {
+        const port = await freePort();
+        return started(
+          spawnNode({
+            name: 'postgraphile',
+            args: [POSTGRAPHILE_SERVER],
+            env: {
+              PATH: env.PATH,
+              HOME: env.HOME,
+              NODE_ENV: 'production',
+              PORT: String(port),
+              DATABASE_URL: postgres.databaseUrl,
+              TENANTS_FILE: files.small,
+              JWT_SECRET: secret,
+              // As large as tenantql's, also when BENCH_SERVER_PG_POOL_MAX changes that one.
+              POOL: env.BENCH_SERVER_PG_POOL_MAX ?? String(POOL_MAX),
+            },
+            port,
+            readyPath: '/healthz',
+            logFile: join(WORK_DIR, 'server-postgraphile.log'),
           }),
         );
       },

@@ -46,6 +46,46 @@ export function checkNested(
   return problems;
 }
 
+interface Nodes<T> {
+  nodes: T[];
+}
+interface PostgraphileData {
+  allProjects: Nodes<{
+    name: string;
+    tasksByTenantIdAndProjectId: Nodes<{
+      title: string;
+      status: string;
+      memberByTenantIdAndAssigneeId: { name: string } | null;
+    }>;
+  }>;
+}
+
+/**
+ * Scenario P's answer (QUERIES.nestedPostgraphile) rewritten in C's shape and key order, so that
+ * checkNested applies to it and it can be compared with C's answer as text. A body that is
+ * not a clean answer is returned as it is.
+ */
+export function postgraphileAsNested(text: string): string {
+  let body: { data?: PostgraphileData; errors?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    return text;
+  }
+  if (body.errors || !body.data?.allProjects) return text;
+  const projects = body.data.allProjects.nodes.map((p) => ({
+    node: {
+      name: p.name,
+      tasks: {
+        edges: p.tasksByTenantIdAndProjectId.nodes.map((t) => ({
+          node: { title: t.title, status: t.status, assignee: t.memberByTenantIdAndAssigneeId },
+        })),
+      },
+    },
+  }));
+  return JSON.stringify({ data: { projects: { edges: projects } } });
+}
+
 /** The reload check's query: the tenant itself plus a few rows of each kind. */
 export const SAMPLE_QUERY =
   '{ tenant { id name } projects(first: 5) { edges { node { name tasks(first: 3) { edges { node { title assignee { name } } } } } } } }';
