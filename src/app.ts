@@ -8,6 +8,7 @@ import type { RateLimiter } from './cache/rate-limit.js';
 import type { ResponseCache } from './cache/response-cache.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
+import type { DataKeys } from './crypto/data-keys.js';
 import type { DedicatedPools } from './db/dedicated-pools.js';
 import { type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction } from './db/request-transaction.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** A write found a tenant's rows moved elsewhere (`tenants move`): read the placements again. */
   onMoved?: (tenantId: number) => void;
   verifier: TokenVerifier;
+  /** Each tenant's data key for field encryption (SPEC §12): crypto/data-keys.ts. */
+  dataKeys: DataKeys;
   /** Shares the runtime pool between tenants; see db/scheduler.ts. @default a fair scheduler from config */
   acquireSlot?: AcquireSlot;
   valkeyState?: () => string;
@@ -105,7 +108,7 @@ export function createApp(deps: AppDeps): App {
   const adminSchema = deps.adminSchema ?? defaultAdminSchema();
   const isolationOf =
     deps.isolationOf ?? ((tenantId: number) => deps.registry.current.byId(tenantId)?.isolation ?? 'shared');
-  const contextDeps = { logger, events, onQuery: deps.onQuery };
+  const contextDeps = { logger, events, dataKeys: deps.dataKeys, onQuery: deps.onQuery };
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
     // Separate schemas, so introspection on a tenant host cannot show an admin field.

@@ -1,5 +1,6 @@
 import type { Principal } from './auth/principal.js';
 import type { EventBus } from './cache/events.js';
+import type { FieldEncryption } from './crypto/field-encryption.js';
 import type { RequestTransaction } from './db/request-transaction.js';
 import type { RequestLoaders } from './graphql/request-loaders.js';
 import type { Tenant } from './tenancy/tenants-file.js';
@@ -17,4 +18,6 @@ export interface Context {
   readonly loaders: RequestLoaders;
   /** Tenant events (subscriptions); publish from `db.afterCommit` so a rollback sends nothing. */
   readonly events: EventBus;
+  /** The tenant's field encryption (SPEC §12); a product's columns use it through `defineEncryptedColumn`. */
+  readonly encryption: FieldEncryption;
 }

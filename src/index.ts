@@ -23,6 +23,13 @@ export {
   type Topics,
 } from './cache/keyspace.js';
 export type { Context } from './context.js';
+export {
+  defineEncryptedColumn,
+  type EncryptedColumn,
+  type EncryptedColumnOptions,
+  type EncryptionScope,
+  type FieldEncryption,
+} from './crypto/field-encryption.js';
 export type { Db, Page } from './db/queries/rows.js';
 export { registerUniqueMessage } from './db/sql-errors.js';
 export { AppError, badUserInput, forbidden, notFound } from './errors.js';

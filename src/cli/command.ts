@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { type MasterKeys, readMasterKeys } from '../crypto/master-keys.js';
 import type { Product } from '../product.js';
 
 /** One option of a command, as `util.parseArgs` takes it, plus what its help shows. */
@@ -192,4 +193,21 @@ export function urlFromEnv(env: NodeJS.ProcessEnv, name: string, hint?: string):
   if (!url) throw new UsageError(`${name} is not set${hint ? ` (${hint})` : ''}`);
   if (!URL.canParse(url)) throw new UsageError(`${name} is not a URL`);
   return url;
+}
+
+/**
+ * TENANT_MASTER_KEY (and _NEW) from the environment only, never an argument (SPEC §12): each
+ * problem or warning is one line through `say`, naming the variable, never the value.
+ */
+export function masterKeysFromEnv(
+  env: NodeJS.ProcessEnv,
+  say: (line: string) => void,
+): MasterKeys | undefined {
+  const keys = readMasterKeys(env, env.NODE_ENV === 'production');
+  if (!keys.ok) {
+    for (const problem of keys.problems) say(problem);
+    return undefined;
+  }
+  for (const warning of keys.warnings) say(warning);
+  return keys.keys;
 }

@@ -1,4 +1,4 @@
-import { defineCommand, UsageError, urlFromEnv } from './command.js';
+import { defineCommand, masterKeysFromEnv, UsageError, urlFromEnv } from './command.js';
 
 /**
  * `tenantql keys rotate-master` (SPEC §12): re-wraps every tenant's data key from
@@ -28,14 +28,9 @@ TENANT_MASTER_KEY_NEW, restart the servers. See docs/encryption.md.
   async run(_args, env) {
     if (!env.TENANT_MASTER_KEY_NEW) throw new UsageError('TENANT_MASTER_KEY_NEW is not set');
     const ownerUrl = urlFromEnv(env, 'DATABASE_OWNER_URL');
-    const { readMasterKeys } = await import('../crypto/master-keys.js');
     const say = (line: string) => process.stderr.write(`tenantql keys rotate-master: ${line}\n`);
-    const keys = readMasterKeys(env, env.NODE_ENV === 'production');
-    if (!keys.ok) {
-      for (const problem of keys.problems) say(problem);
-      return 1;
-    }
-    for (const warning of keys.warnings) say(warning);
+    const masterKeys = masterKeysFromEnv(env, say);
+    if (!masterKeys) return 1;
     const { keysDatabaseUrl } = await import('../db/keys-database.js');
     const { createKeyStorePool, PostgresKeyStore } = await import('../crypto/key-store.js');
     const { rotateMasterKey, RotationStopped } = await import('../crypto/rotate-master.js');
@@ -46,8 +41,8 @@ TENANT_MASTER_KEY_NEW, restart the servers. See docs/encryption.md.
     try {
       const report = await rotateMasterKey({
         store: new PostgresKeyStore(pool),
-        from: keys.keys.current,
-        to: keys.keys.next!,
+        from: masterKeys.current,
+        to: masterKeys.next!,
         onProgress: (walked) => say(`${walked} keys so far`),
       });
       process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -2,6 +2,7 @@ import { type Command, type LoadProduct, table } from './command.js';
 import dbCheck from './db-check.js';
 import dbHba from './db-hba.js';
 import dbSetup from './db-setup.js';
+import keysEncryptExisting from './keys-encrypt-existing.js';
 import keysRotateMaster from './keys-rotate-master.js';
 import migrate from './migrate.js';
 import schema from './schema.js';
@@ -29,6 +30,7 @@ const COMMANDS: readonly Command[] = [
   tenantsMove,
   tenantsPurge,
   keysRotateMaster,
+  keysEncryptExisting,
   token,
   schema,
   valkeyAcl,

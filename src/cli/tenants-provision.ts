@@ -1,4 +1,5 @@
-import { defineCommand, tenantIdArgument, urlFromEnv } from './command.js';
+import type { MasterKeys } from '../crypto/master-keys.js';
+import { defineCommand, masterKeysFromEnv, tenantIdArgument, urlFromEnv } from './command.js';
 import { mainUrlFromEnv, regularTenantOfFile, valkeyTargetFromEnv } from './tenant-of-file.js';
 
 /**
@@ -16,7 +17,8 @@ migrations, creates the roles NAME_tID_rw (DML) and NAME_tID_ro (SELECT only), l
 (and the owner role, for migrations) connect, and writes their passwords to TENANT_SECRETS_FILE
 (mode 0600). Then it records the placement, so the server routes the tenant there after the next
 start or reload (kill -HUP). Run again, it keeps the data and the passwords and applies new
-migrations; --rotate gives the roles new passwords (reload the server afterwards).
+migrations; --rotate gives the roles new passwords (reload the server afterwards). Every tenant
+gets its data key (SPEC §12), wrapped by TENANT_MASTER_KEY, in the key store NAME_keys.
 `,
   options: {
     rotate: { type: 'boolean', help: "new passwords for the tenant's roles" },
@@ -27,6 +29,7 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
     DATABASE_URL: 'the runtime role of the main database (its name is NAME)',
     TENANTS_FILE: 'the tenants (default ./tenants.json)',
     TENANT_SECRETS_FILE: 'where the credentials go (default ./.secrets/tenants.json)',
+    TENANT_MASTER_KEY: "wraps the tenant's data key (base64 of 32 bytes; required with NODE_ENV=production)",
   },
   async run({ values, positionals }, env, loadProduct) {
     const id = positionals[0];
@@ -39,6 +42,10 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
     const secretsFile = env.TENANT_SECRETS_FILE || './.secrets/tenants.json';
     const found = await regularTenantOfFile(env, 'tenants provision', tenantId);
     if (!found) return 1;
+    const masterKeys = masterKeysFromEnv(env, (line) =>
+      process.stderr.write(`tenantql tenants provision: ${line}\n`),
+    );
+    if (!masterKeys) return 1;
     const { tenant, virtualTenants } = found;
     try {
       const report = await provisionTenant({
@@ -51,9 +58,10 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
         rotate: values.rotate,
       });
       const who = `tenant ${tenant.id} (${tenant.subdomain})`;
+      const keyLine = `${who}: data key ${await ensureDataKey(superuserUrl, databaseOf(mainUrl), tenant.id, masterKeys)}`;
       const aclLines = await provisionValkeyUser(env, tenant, Boolean(values.rotate), who);
       if (report.isolation === 'shared') {
-        process.stdout.write([`${who}: ready in the shared database`, ...aclLines, ''].join('\n'));
+        process.stdout.write([`${who}: ready in the shared database`, keyLine, ...aclLines, ''].join('\n'));
         return 0;
       }
       const lines = [
@@ -64,6 +72,7 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
           ? `${who}: new passwords for ${report.database}_rw and ${report.database}_ro written to ${secretsFile}`
           : `${who}: passwords of ${report.database}_rw and ${report.database}_ro kept (--rotate changes them)`,
         `${who}: placement recorded; reload the server (kill -HUP) to serve it there`,
+        keyLine,
         ...aclLines,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
@@ -79,6 +88,32 @@ migrations; --rotate gives the roles new passwords (reload the server afterwards
     }
   },
 });
+
+/**
+ * The tenant's data key (SPEC §12) in the key store `<NAME>_keys`: made now, or kept (and
+ * checked to open with the master key). A key no master key opens is an error.
+ */
+async function ensureDataKey(
+  superuserUrl: string,
+  mainDatabase: string,
+  tenantId: number,
+  masterKeys: MasterKeys,
+): Promise<'made' | 'kept'> {
+  const { openDataKeys } = await import('../crypto/data-keys.js');
+  const { keysDatabaseOf } = await import('../db/keys-database.js');
+  const { connectionUrl } = await import('../db/urls.js');
+  const { dataKeys, close } = openDataKeys(
+    connectionUrl(superuserUrl, keysDatabaseOf(mainDatabase)),
+    masterKeys,
+  );
+  try {
+    if (await dataKeys.existingKeyFor(tenantId)) return 'kept';
+    await dataKeys.keyFor(tenantId);
+    return 'made';
+  } finally {
+    await close();
+  }
+}
 
 /**
  * The tenant's Valkey ACL user, when VALKEY_URL (or VALKEY_CLUSTER_NODES) is set and the server

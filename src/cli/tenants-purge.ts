@@ -10,10 +10,11 @@ export default defineCommand({
   summary: 'erase a removed or disabled tenant: rows, database, keys, ACL user; a JSON report',
   usage: ['ID --confirm SUBDOMAIN [--export FILE]'],
   description: `Erases tenant ID, which the tenants file must no longer serve (removed, or "disabled": true,
-and the server reloaded): every row of it in every tenant table, its own database and roles if
+and the server reloaded): first its data key in the key store <NAME>_keys (crypto-shredding: no
+backup or export taken before decrypts its encrypted fields), then every row of it in every tenant table, its own database and roles if
 it has one (and their credentials in TENANT_SECRETS_FILE), every {tID}: key in Valkey and its
 ACL user tenant_ID. --export FILE writes an export first (nothing is deleted if it fails).
-Prints a JSON report (rows per table before and after, the database, keys, ACL user) and exits
+Prints a JSON report (rows per table before and after, the database, keys, ACL user, data key) and exits
 0 only when a fresh count finds nothing of the tenant left; otherwise 1, and running it again
 finishes the job. The tenants row stays, marked purgedAt, so the id is never reused. Refused:
 tenant 1, virtual tenants (80-99), a tenant still served, a --confirm that is not its subdomain.

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { type Logger, silentLogger } from '../observability/logger.js';
-import type { KeyStore } from './key-store.js';
+import { createKeyStorePool, type KeyStore, PostgresKeyStore } from './key-store.js';
 import { masterKeyId, newDataKey, unwrapKey, type WrappedKey, wrapKey } from './key-wrap.js';
 import type { MasterKeys } from './master-keys.js';
 
@@ -72,6 +72,16 @@ export class DataKeys {
     return load;
   }
 
+  /**
+   * The tenant's data key if it has one; never makes one. For reading what another tenant (or
+   * an earlier installation) wrote: an import from an export, where a new key would open nothing.
+   */
+  async existingKeyFor(tenantId: number): Promise<Buffer | undefined> {
+    if (this.#cache.has(tenantId)) return this.keyFor(tenantId);
+    const stored = await this.#store.get(tenantId);
+    return stored && this.#unwrap(tenantId, stored);
+  }
+
   /** Forgets the unwrapped key here (after a purge elsewhere, or a rotation); a load in flight is not kept. */
   forget(tenantId: number): void {
     this.#cache.delete(tenantId);
@@ -89,6 +99,10 @@ export class DataKeys {
 
   async #load(tenantId: number): Promise<Buffer> {
     const stored = (await this.#store.get(tenantId)) ?? (await this.#create(tenantId));
+    return this.#unwrap(tenantId, stored);
+  }
+
+  #unwrap(tenantId: number, stored: WrappedKey): Buffer {
     const { current, next } = this.#masterKeys;
     const master = [current, ...(next ? [next] : [])].find((key) => masterKeyId(key) === stored.masterId);
     const key = master && unwrapKey(master, tenantId, stored.wrapped);
@@ -111,4 +125,20 @@ export class DataKeys {
       this.#logger.info({ tenantId, masterId: mine.masterId }, 'data key created');
     return stored;
   }
+}
+
+/**
+ * The default key store at `keysUrl` with DataKeys over it, for a command (provision, import,
+ * encrypt-existing): `close` ends its pool.
+ */
+export function openDataKeys(
+  keysUrl: string,
+  masterKeys: MasterKeys,
+  logger: Logger = silentLogger,
+): { dataKeys: DataKeys; close: () => Promise<void> } {
+  const pool = createKeyStorePool({ url: keysUrl, logger });
+  return {
+    dataKeys: new DataKeys({ store: new PostgresKeyStore(pool), masterKeys, logger }),
+    close: () => pool.end(),
+  };
 }

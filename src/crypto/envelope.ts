@@ -63,6 +63,14 @@ export function decryptField(dataKey: Buffer, tenantId: number, column: string, 
   }
 }
 
+/**
+ * Was written by encryptField, in this format or another version (`tq<n>:`): anything else is a
+ * value stored before its column was encrypted.
+ */
+export function isEncrypted(value: string): boolean {
+  return /^tq[0-9]+:/.test(value);
+}
+
 /** Looks like a value of this format (the prefix and base64url only); it may still not decrypt. */
 export function isEnvelope(value: string): boolean {
   return value.startsWith(PREFIX) && /^[A-Za-z0-9_-]+$/.test(value.slice(PREFIX.length));

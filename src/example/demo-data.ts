@@ -2,6 +2,7 @@ import type { Tenant, WriteAsTenant } from '../index.js';
 import { insertMember } from './queries/members.js';
 import { countProjects, insertProject } from './queries/projects.js';
 import { insertTask } from './queries/tasks.js';
+import { memberEmail } from './types/member.js';
 
 const DEMO: Record<string, { members: [string, string][]; projects: [string, string[]][] }> = {
   tenant1: {
@@ -28,10 +29,16 @@ export async function loadDemoData(tenants: readonly Tenant[], write: WriteAsTen
   for (const tenant of tenants) {
     const demo = DEMO[tenant.subdomain];
     if (!demo) continue;
-    await write(tenant.id, async (db) => {
+    await write(tenant.id, async (db, scope) => {
       if ((await countProjects(db)) > 0) return;
       const members = [];
-      for (const [name, email] of demo.members) members.push(await insertMember(db, tenant.id, name, email));
+      for (const [name, email] of demo.members) {
+        const [stored, emailHash] = await Promise.all([
+          memberEmail.encrypt(scope, email),
+          memberEmail.hash(scope, email),
+        ]);
+        members.push(await insertMember(db, tenant.id, { name, email: stored, emailHash }));
+      }
       for (const [name, titles] of demo.projects) {
         const project = await insertProject(db, tenant.id, name);
         for (const [i, title] of titles.entries()) {

@@ -5,6 +5,7 @@
 export interface MemberRow {
   id: string;
   name: string;
+  /** The ciphertext (types/member.ts, memberEmail), or a value stored before encryption. */
   email: string;
   created_at: string;
 }

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { recordLifecycleEvent } from '../db/lifecycle-events.js';
 import { type ExportHeader, schemaVersion } from './export.js';
+import { EncryptedValuesUnreadable, type ImportEncryption, reencryptImported } from './reencrypt.js';
 import { type TenantTable, tenantTables } from './tables.js';
 import { withTenantDatabase } from './tenant-database.js';
 
@@ -17,6 +18,8 @@ export interface ImportOptions {
   batchSize?: number;
   /** Told the rows inserted so far, every few seconds. */
   onProgress?: (rows: number) => void;
+  /** Encrypted fields (SPEC §12): re-encrypted into another tenant's key, checked into the same. */
+  encryption: ImportEncryption;
 }
 
 export interface ImportReport {
@@ -135,6 +138,8 @@ export async function importLines(
 interface LoadOptions extends Pick<ImportOptions, 'tenantId' | 'batchSize' | 'onProgress'> {
   /** What the lines came from (a file), for refusals. */
   source: string;
+  /** Unset only for a copy into the same tenant id (a move), whose key stays the same. */
+  encryption?: ImportEncryption;
 }
 
 async function load(
@@ -202,6 +207,14 @@ async function load(
           `${file} has ${counts[name] ?? 0} rows of ${name} where its header says ${header.counts[name] ?? 0}; not a complete export`,
         );
       }
+    }
+    if (options.encryption) {
+      const present = (table: string, column: string) => tables.get(table)?.columns.includes(column) ?? false;
+      await reencryptImported(client, options.encryption, present, header.tenant, tenantId, file).catch(
+        (error: unknown) => {
+          throw error instanceof EncryptedValuesUnreadable ? new ImportRefused(error.message) : error;
+        },
+      );
     }
     for (const name of Object.keys(counts)) await advanceSequences(client, tables.get(name)!, tenantId);
     if (header.tenant !== tenantId) await rewriteEntityIds(client, tables, header.tenant, tenantId);

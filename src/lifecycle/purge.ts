@@ -3,8 +3,11 @@ import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { purgeTenantKeys, type TenantKeysPurge } from '../cache/tenant-keys.js';
 import type { Config } from '../config.js';
+import { createKeyStorePool, PostgresKeyStore } from '../crypto/key-store.js';
+import { keysDatabaseOf } from '../db/keys-database.js';
 import { recordLifecycleEvent } from '../db/lifecycle-events.js';
 import { connectionUrl } from '../db/setup.js';
+import { silentLogger } from '../observability/logger.js';
 import { type Tenant, tenantKind } from '../tenancy/tenants-file.js';
 import { dropDedicatedDatabase } from '../tiers/drop.js';
 import { dedicatedNames } from '../tiers/names.js';
@@ -39,8 +42,11 @@ export interface PurgeReport {
   /** `{t<ID>}:` keys before, deleted, after (a fresh SCAN); null when Valkey did not answer. */
   keys: TenantKeysPurge['keys'] | null;
   aclUser: TenantKeysPurge['aclUser'] | 'not checked';
-  /** Per-tenant data keys (SPEC §12) are not built yet: there is none to destroy. */
-  dataKey: 'none';
+  /**
+   * The tenant's data key (SPEC §12): `destroyed` now, `none` if the key store had none (never
+   * used, or an earlier run destroyed it), null when the key store did not answer.
+   */
+  dataKey: 'destroyed' | 'none' | null;
   exportedTo?: string;
   purgedAt: string;
   /** True only when the fresh counts found nothing of the tenant: no row, no database, no key, no user. */
@@ -122,6 +128,16 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       'UPDATE app.tenants SET purged_at = coalesce(purged_at, now()), updated_at = now() WHERE id = $1 RETURNING purged_at',
       [tenantId],
     );
+    // Crypto-shredding first (SPEC §12): from here on no backup of the tenant's rows, taken
+    // before or during the purge, decrypts; what follows deletes the ciphertexts themselves.
+    const problems: string[] = [];
+    const keysUrl = connectionUrl(options.superuserUrl, keysDatabaseOf(options.mainDatabase));
+    const keys = await destroyDataKey(keysUrl, tenantId).catch((error: Error) => {
+      problems.push(
+        `key store ${keysDatabaseOf(options.mainDatabase)}: ${error.message}; run the purge again`,
+      );
+      return undefined;
+    });
     const names = dedicatedNames(options.mainDatabase, tenantId);
     const dedicated = await databaseExists(main, names.database);
     const before = await countTenantRows(main, tenantId);
@@ -144,7 +160,6 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       database = { name: names.database, dropped, exists: await databaseExists(main, names.database) };
     }
 
-    const problems: string[] = [];
     let valkey: TenantKeysPurge | undefined;
     try {
       valkey = await purgeTenantKeys(options.valkey, tenantId);
@@ -167,7 +182,7 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       ...(database ? { database } : {}),
       keys: valkey?.keys ?? null,
       aclUser: valkey?.aclUser ?? 'not checked',
-      dataKey: 'none',
+      dataKey: keys ? (keys.destroyed ? 'destroyed' : 'none') : null,
       ...(exportedTo ? { exportedTo } : {}),
       purgedAt: marked[0]!.purged_at.toISOString(),
       complete: false,
@@ -188,6 +203,7 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
         `${options.secretsFile} still holds credentials of tenant ${tenantId}, or cannot be read`,
       );
     }
+    if (keys?.left) problems.push(`the data key of tenant ${tenantId} is still in the key store`);
     if (valkey && valkey.keys.after > 0) problems.push(`${valkey.keys.after} {t${tenantId}}: keys left`);
     report.complete = problems.length === 0;
     await recordLifecycleEvent(main, tenantId, 'purge', {
@@ -195,12 +211,37 @@ export async function purgeTenant(options: PurgeOptions): Promise<PurgeReport> {
       database: database?.name ?? null,
       keys: report.keys?.deleted ?? null,
       aclUser: report.aclUser,
+      dataKey: report.dataKey,
       exported: Boolean(exportedTo),
       complete: report.complete,
     });
     return report;
   } finally {
     await main.end();
+  }
+}
+
+/** Deletes the wrapped data key, then looks again on a connection of its own. */
+async function destroyDataKey(
+  keysUrl: string,
+  tenantId: number,
+): Promise<{ destroyed: boolean; left: boolean }> {
+  const connect = () => {
+    const pool = createKeyStorePool({ url: keysUrl, logger: silentLogger });
+    return { pool, store: new PostgresKeyStore(pool) };
+  };
+  const first = connect();
+  let destroyed: boolean;
+  try {
+    destroyed = await first.store.delete(tenantId);
+  } finally {
+    await first.pool.end();
+  }
+  const fresh = connect();
+  try {
+    return { destroyed, left: (await fresh.store.get(tenantId)) !== undefined };
+  } finally {
+    await fresh.pool.end();
   }
 }
 

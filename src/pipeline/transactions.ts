@@ -11,6 +11,8 @@ import type { Principal } from '../auth/principal.js';
 import type { StreamGuard, StreamWatch } from '../auth/stream-credentials.js';
 import type { EventBus } from '../cache/events.js';
 import type { Context } from '../context.js';
+import type { DataKeys } from '../crypto/data-keys.js';
+import { FieldEncryption } from '../crypto/field-encryption.js';
 import { RequestTransaction } from '../db/request-transaction.js';
 import type { TransactionRoute } from '../db/router.js';
 import { AppError, internalError } from '../errors.js';
@@ -31,6 +33,7 @@ import { stateOf } from './state.js';
 export interface ContextDeps {
   readonly logger: Logger;
   readonly events: EventBus;
+  readonly dataKeys: DataKeys;
   readonly onQuery?: () => void;
 }
 
@@ -55,7 +58,8 @@ export function newContext(
     deps.onQuery,
   );
   const loaders = new RequestLoaders(transaction);
-  return { requestId, tenant, principal, db: transaction, loaders, events: deps.events };
+  const encryption = new FieldEncryption(tenant.id, deps.dataKeys, deps.logger);
+  return { requestId, tenant, principal, db: transaction, loaders, events: deps.events, encryption };
 }
 
 /**

@@ -7,6 +7,8 @@ import { type App, createApp } from '../../src/app.js';
 import { createTokenVerifier, signToken } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import { type Config, readConfig } from '../../src/config.js';
+import { DataKeys } from '../../src/crypto/data-keys.js';
+import { createKeyStorePool, PostgresKeyStore } from '../../src/crypto/key-store.js';
 import type { DedicatedPools } from '../../src/db/dedicated-pools.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { learnForeignKeys } from '../../src/db/sql-errors.js';
@@ -86,6 +88,9 @@ export class TestApp {
   stopFollowing: () => void = () => {};
   /** The logger the app was started with (the socket edge logs to it too). */
   logger: Logger = silentLogger;
+  /** The app's data keys (SPEC §12), from the test database's key store `<name>_keys`. */
+  dataKeys!: DataKeys;
+  #keysPool: Pool | undefined;
   #server: Server | undefined;
 
   private constructor(
@@ -174,6 +179,12 @@ export class TestApp {
       tiers,
       valkey ?? { state: () => 'in-process', onPlacementNotice: () => {} },
     );
+    const keysPool = createKeyStorePool({ url: db.keys.appUrl, logger });
+    const dataKeys = new DataKeys({
+      store: new PostgresKeyStore(keysPool),
+      masterKeys: config.masterKeys,
+      logger,
+    });
     let testApp: TestApp | undefined;
     const app = createApp({
       schema: demoSchema,
@@ -187,6 +198,7 @@ export class TestApp {
       isolationOf: (tenantId) => tiers.isolationOf(tenantId),
       onMoved: () => void tiers.refresh(),
       verifier: createTokenVerifier(config),
+      dataKeys,
       onQuery: () => {
         if (testApp) testApp.queries++;
       },
@@ -210,6 +222,8 @@ export class TestApp {
       adminPool,
     );
     testApp.valkey = valkey;
+    testApp.dataKeys = dataKeys;
+    testApp.#keysPool = keysPool;
     testApp.stopFollowing = stopFollowing;
     testApp.logger = logger;
     return testApp;
@@ -283,6 +297,7 @@ export class TestApp {
     await this.valkey?.close();
     await this.pool.end();
     await this.adminPool?.end();
+    await this.#keysPool?.end();
     await this.dedicated.end();
     await this.db.drop();
     await rm(this.dir, { recursive: true, force: true });

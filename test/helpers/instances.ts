@@ -4,6 +4,8 @@ import { StreamCredentials } from '../../src/auth/stream-credentials.js';
 import { createTokenVerifier } from '../../src/auth/verify.js';
 import { startValkeyServices, type ValkeyServices } from '../../src/cache/services.js';
 import type { Config } from '../../src/config.js';
+import { DataKeys } from '../../src/crypto/data-keys.js';
+import { createKeyStorePool, PostgresKeyStore } from '../../src/crypto/key-store.js';
 import { createPool } from '../../src/db/pool.js';
 import { demoAdminSchema } from '../../src/example/admin.js';
 import { demoSchema } from '../../src/example/schema.js';
@@ -27,6 +29,13 @@ export async function startPeer(
     preparedStatements: config.preparedStatements,
   });
   const valkey = await startValkeyServices(config, logger);
+  // Its own key cache, as another process has: only the key store is shared.
+  const keysPool = createKeyStorePool({ url: t.db.keys.appUrl, logger });
+  const dataKeys = new DataKeys({
+    store: new PostgresKeyStore(keysPool),
+    masterKeys: config.masterKeys,
+    logger,
+  });
   const streams = new StreamCredentials({ tenants: () => t.registry.current, events: valkey.events, logger });
   const app = createApp({
     schema: demoSchema,
@@ -36,6 +45,7 @@ export async function startPeer(
     registry: t.registry,
     pool,
     verifier: createTokenVerifier(t.config),
+    dataKeys,
     valkeyState: valkey.state,
     cache: valkey.cache,
     rateLimiter: valkey.rateLimiter,
@@ -50,6 +60,7 @@ export async function startPeer(
     close: async () => {
       await valkey.close();
       await pool.end();
+      await keysPool.end();
     },
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultTenants, TestApp } from '../helpers/app.js';
+import { defaultTenants, TEST_MASTER_KEY, TestApp } from '../helpers/app.js';
 import { inTenant, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
 
@@ -165,6 +165,7 @@ describe('lifecycle events on the admin host (SPEC §11)', () => {
       DATABASE_OWNER_URL: t.db.ownerUrl,
       TENANTS_FILE: t.tenantsFile,
       TENANT_SECRETS_FILE: join(tmpdir(), 'tenantql-admin-host-unused.json'),
+      TENANT_MASTER_KEY: TEST_MASTER_KEY,
     };
     const provisioned = await tenantqlInProcess(['tenants', 'provision', '3'], env);
     expect(provisioned.code, provisioned.stderr).toBe(0);

@@ -29,7 +29,7 @@ const PROVOCATIONS = `
     CASE NEW.name
       WHEN 'raise-plain' THEN RAISE EXCEPTION 'SELECT * FROM app.members WHERE email = %', secret
         USING DETAIL = secret, HINT = 'see constraint members_pkey';
-      WHEN 'raise-unique' THEN RAISE unique_violation USING CONSTRAINT = 'members_tenant_id_lower_email_key',
+      WHEN 'raise-unique' THEN RAISE unique_violation USING CONSTRAINT = 'members_tenant_id_email_hash_key',
         MESSAGE = 'duplicate key value violates unique constraint', DETAIL = 'Key (email)=(' || secret || ')';
       WHEN 'raise-fk' THEN RAISE foreign_key_violation USING MESSAGE = 'violates foreign key ' || secret,
         DETAIL = secret, CONSTRAINT = 'tasks_tenant_id_project_id_fkey';

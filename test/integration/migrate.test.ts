@@ -138,6 +138,7 @@ describe('migrate', () => {
     expect(rows.map((row) => row.name).sort()).toEqual([
       'product/001_demo_tables.sql',
       'product/001_tenancy.sql',
+      'product/002_encrypted_member_email.sql',
     ]);
 
     // Its rows are numbered per tenant, like tenantql's own tables.

@@ -84,6 +84,7 @@ describe('/readyz', () => {
       registry: t.registry,
       pool: t.pool,
       verifier: createTokenVerifier(t.config),
+      dataKeys: t.dataKeys,
       shuttingDown: () => shuttingDown,
     });
     const readyz = () => app.fetch('http://localhost/readyz', { headers: { host: 'localhost' } });

@@ -127,6 +127,7 @@ describe('migration 004 on existing rows', () => {
       '007_tenant_isolation.sql',
       '008_tenant_lifecycle.sql',
       'product/001_demo_tables.sql',
+      'product/002_encrypted_member_email.sql',
     ]);
     expect(await count()).toBe(before);
     // The counters go on where they were.

@@ -9,11 +9,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectionUrl, setupDatabase } from '../../src/db/setup.js';
 import { demoMigrationsDir } from '../../src/example/migrations.js';
+import { demo } from '../../src/example/product.js';
 import { parseGlobalId } from '../../src/graphql/ids.js';
 import { exportTenant } from '../../src/lifecycle/export.js';
 import { importTenant } from '../../src/lifecycle/import.js';
 import { tenantTables } from '../../src/lifecycle/tables.js';
-import { defaultTenants, TestApp } from '../helpers/app.js';
+import { defaultTenants, TEST_MASTER_KEY, TestApp } from '../helpers/app.js';
 import { exampleTenants, syncTenants, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
 import { provisionDedicated, superuserUrlOf } from '../helpers/tiers.js';
@@ -45,7 +46,7 @@ beforeAll(async () => {
     prepare: async (db, secretsFile) => void (await provisionDedicated(db, secretsFile, tenants)),
   });
   dir = await mkdtemp(join(tmpdir(), 'tenantql-export-import-'));
-  env = { DATABASE_OWNER_URL: t.db.ownerUrl };
+  env = { DATABASE_OWNER_URL: t.db.ownerUrl, TENANT_MASTER_KEY: TEST_MASTER_KEY };
   for (const id of [2, 3, 5]) await seed(id);
   neighbourBefore = await snapshot(superuserUrlOf(t, 3), 3);
   neighbourAnswers = await answers(3);
@@ -148,16 +149,21 @@ async function snapshot(url: string, tenantId: number, without: string[] = []): 
   });
 }
 
-/** The tenant's rows with `tenant_id` left out and global ids in them without their tenant. */
+/**
+ * The tenant's rows with `tenant_id` left out and global ids in them without their tenant. A
+ * member's email and its hash are left out too: encrypted with the tenant's own key (SPEC §12),
+ * they differ in another tenant; the answers compare their plaintext.
+ */
 async function portable(url: string, tenantId: number): Promise<unknown> {
-  const rows = await snapshot(url, tenantId, ['tenant_id']);
+  const rows = await snapshot(url, tenantId, ['tenant_id', 'email', 'email_hash']);
   return withoutTenant(
     Object.fromEntries(Object.entries(rows).map(([table, list]) => [table, list.map((r) => JSON.parse(r))])),
     tenantId,
   );
 }
 
-const tenantql = (args: string[]) => tenantqlInProcess(args, env);
+// With the demo product: its encrypted columns are re-encrypted into another tenant.
+const tenantql = (args: string[]) => tenantqlInProcess(args, env, async () => demo);
 
 async function exported(tenantId: number): Promise<string> {
   const file = join(dir, `tenant-${tenantId}-${randomBytes(3).toString('hex')}.jsonl`);
@@ -339,7 +345,12 @@ describe('tenantql tenants export | import', () => {
     expect(rows).toBe(20_001); // and the counter
 
     const importStarted = performance.now();
-    const report = await importTenant({ ownerUrl: t.db.ownerUrl, tenantId: 10, file });
+    const report = await importTenant({
+      ownerUrl: t.db.ownerUrl,
+      tenantId: 10,
+      file,
+      encryption: { columns: demo.encryptedColumns!, dataKeys: t.dataKeys },
+    });
     const importSeconds = (performance.now() - importStarted) / 1000;
     expect(report.counts).toEqual(Object.fromEntries(Object.entries(header.counts).filter(([, n]) => n)));
     console.info(
@@ -420,7 +431,7 @@ describe("a product's own table", () => {
 
   it('is exported and imported without code changes, values exact, its identity advanced', async () => {
     const file = join(dir, 'notes.jsonl');
-    const productEnv = { DATABASE_OWNER_URL: urls.ownerUrl };
+    const productEnv = { DATABASE_OWNER_URL: urls.ownerUrl, TENANT_MASTER_KEY: TEST_MASTER_KEY };
     const out = await tenantqlInProcess(['tenants', 'export', '2', '--out', file], productEnv);
     expect(out.code).toBe(0);
     const text = await readFile(file, 'utf8');

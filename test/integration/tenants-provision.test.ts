@@ -6,11 +6,13 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LoadProduct } from '../../src/cli/command.js';
+import { keysDatabaseOf } from '../../src/db/keys-database.js';
 import { connectionUrl, setupDatabase } from '../../src/db/setup.js';
 import { demoMigrationsDir } from '../../src/example/migrations.js';
 import type { Product } from '../../src/product.js';
 import { dedicatedNames } from '../../src/tiers/names.js';
 import { provisionTenant } from '../../src/tiers/provision.js';
+import { TEST_MASTER_KEY } from '../helpers/app.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
 import { asSuperuserIn, credentialsOf, tenantsOf } from '../helpers/tiers.js';
@@ -64,6 +66,7 @@ beforeAll(async () => {
     DATABASE_OWNER_URL: db.ownerUrl,
     TENANTS_FILE: join(dir, 'tenants.json'),
     TENANT_SECRETS_FILE: join(dir, 'secrets', 'tenants.json'),
+    TENANT_MASTER_KEY: TEST_MASTER_KEY,
   };
 });
 afterAll(async () => {
@@ -96,6 +99,14 @@ const verifiers = (names: string[]) =>
     return rows;
   });
 
+/** The tenant's wrapped data key in the key store beside the main database (SPEC §12). */
+function wrappedKeyOf(tenantId: number): Promise<Buffer | undefined> {
+  return withClient(connectionUrl(db.superuserUrl, keysDatabaseOf(db.name)), async (c) => {
+    const { rows } = await c.query('SELECT wrapped FROM keys.data_keys WHERE tenant_id = $1', [tenantId]);
+    return rows[0]?.wrapped;
+  });
+}
+
 describe('tenantql tenants provision', () => {
   it('creates the database and roles, writes the credentials 0600, and prints no password', async () => {
     const run = await tenantql(['tenants', 'provision', '5']);
@@ -103,6 +114,9 @@ describe('tenantql tenants provision', () => {
     expect(run.code).toBe(0);
     const names = dedicatedNames(db.name, 5);
     expect(run.stdout).toContain(`tenant 5 (vault): database ${names.database} created`);
+    // Its data key (SPEC §12), wrapped, in the key store beside the main database.
+    expect(run.stdout).toContain('tenant 5 (vault): data key made\n');
+    expect(await wrappedKeyOf(5)).toBeInstanceOf(Buffer);
     const secrets = await credentialsOf(env.TENANT_SECRETS_FILE!, 5);
     expect(secrets).toMatchObject({
       database: names.database,
@@ -158,11 +172,14 @@ describe('tenantql tenants provision', () => {
     );
     const before = await credentialsOf(env.TENANT_SECRETS_FILE!, 5);
     const verifiersBefore = await verifiers([names.rw, names.ro]);
+    const key = await wrappedKeyOf(5);
 
     const again = await tenantql(['tenants', 'provision', '5']);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('kept, migrations up to date');
     expect(again.stdout).toContain('passwords of');
+    expect(again.stdout).toContain('tenant 5 (vault): data key kept\n');
+    expect(await wrappedKeyOf(5)).toEqual(key);
     expect(await credentialsOf(env.TENANT_SECRETS_FILE!, 5)).toEqual(before);
     expect(await verifiers([names.rw, names.ro])).toEqual(verifiersBefore);
 

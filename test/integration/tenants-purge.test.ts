@@ -56,6 +56,14 @@ afterAll(async () => {
   await valkey?.stop();
 });
 
+/** The key store holds a wrapped data key of the tenant (SPEC §12). */
+async function wrappedKeyOf(tenantId: number): Promise<boolean> {
+  return withClient(t.db.keys.superuserUrl, async (c) => {
+    const { rowCount } = await c.query('SELECT 1 FROM keys.data_keys WHERE tenant_id = $1', [tenantId]);
+    return rowCount === 1;
+  });
+}
+
 async function ask(tenantId: number, query: string, variables: object = {}) {
   const res = await t.gql(hostOf(tenantId), query, { token: await t.token(tenantId), variables });
   expect(res.body.errors).toBeUndefined();
@@ -161,6 +169,7 @@ describe('tenants purge', () => {
     expect(await aclUsers()).toContain('tenant_7');
     const around = await neighbour();
     const answers = await ask(2, READ);
+    expect(await wrappedKeyOf(7)).toBe(true);
 
     await t.writeTenants(fileWithout(7));
     expect((await t.registry.reload()).ok).toBe(true);
@@ -173,7 +182,7 @@ describe('tenants purge', () => {
       subdomain: 'doomed',
       keys: { before: keysBefore.length, deleted: keysBefore.length, after: 0 },
       aclUser: 'removed',
-      dataKey: 'none',
+      dataKey: 'destroyed',
       exportedTo: exportFile,
       complete: true,
       problems: [],
@@ -189,6 +198,8 @@ describe('tenants purge', () => {
     expect(nonZero(await rowsIn(t.db.name, 7))).toEqual({});
     expect(await keysOf(7)).toEqual([]);
     expect(await aclUsers()).not.toContain('tenant_7');
+    expect(await wrappedKeyOf(7)).toBe(false);
+    expect(await wrappedKeyOf(2)).toBe(true);
     await withClient(t.db.superuserUrl, async (c) => {
       const { rows } = await c.query('SELECT purged_at FROM app.tenants WHERE id = 7');
       expect(rows[0].purged_at).toBeInstanceOf(Date);
@@ -224,6 +235,7 @@ describe('tenants purge', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({
       keys: { before: 0 },
       aclUser: 'absent',
+      dataKey: 'none',
       complete: true,
     });
     // The id is not given out again: provision and import refuse it.

@@ -17,6 +17,7 @@ describe('the public API (package.json exports -> src/index.ts)', () => {
       'connectionOf',
       'createTenantQL',
       'decodeGlobalId',
+      'defineEncryptedColumn',
       'defineLoader',
       'defineLoaderFamily',
       'defineTopic',

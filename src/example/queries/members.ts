@@ -27,15 +27,15 @@ export function membersByIds(db: Db, ids: readonly string[]): Promise<MemberRow[
   });
 }
 
+/** `email` is the ciphertext and `emailHash` its keyed hash (types/member.ts, memberEmail). */
 export async function insertMember(
   db: Db,
   tenantId: number,
-  name: string,
-  email: string,
+  member: { name: string; email: string; emailHash: Buffer },
 ): Promise<MemberRow> {
   const [row] = await db.query<MemberRow>({
-    text: `INSERT INTO app.members (tenant_id, name, email) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
-    values: [tenantId, name, email],
+    text: `INSERT INTO app.members (tenant_id, name, email, email_hash) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+    values: [tenantId, member.name, member.email, member.emailHash],
   });
   return row!;
 }

@@ -1,6 +1,7 @@
 import {
   AUTHENTICATED,
   builder,
+  defineEncryptedColumn,
   email,
   encodeGlobalId,
   Node,
@@ -15,14 +16,24 @@ import { memberById, taskCount, taskPage } from './loaders.js';
 import { MemberConnection, MemberRef, TaskConnection } from './refs.js';
 
 registerNodeType('Member', (ctx, id) => memberById(ctx).load(id), { table: 'app.members' });
-registerUniqueMessage('members_tenant_id_lower_email_key', 'A member with this email already exists.');
+registerUniqueMessage('members_tenant_id_email_hash_key', 'A member with this email already exists.');
+
+/**
+ * Stored encrypted with the tenant's key (SPEC §12); unique per tenant on a keyed hash of the
+ * lower-cased address, as the plaintext index on lower(email) was before.
+ */
+export const memberEmail = defineEncryptedColumn({
+  table: 'app.members',
+  column: 'email',
+  hash: { column: 'email_hash', normalise: (value) => value.normalize('NFC').toLowerCase() },
+});
 
 MemberRef.implement({
   interfaces: [Node],
   fields: (t) => ({
     id: t.id({ resolve: (m, _args, ctx) => encodeGlobalId('Member', ctx.tenant.id, m.id) }),
     name: t.exposeString('name'),
-    email: t.exposeString('email'),
+    email: t.string({ resolve: (m, _args, ctx) => memberEmail.decrypt(ctx, m.email) }),
     tasks: t.field({
       type: TaskConnection,
       args: { first: t.arg.int(), after: t.arg.string() },
@@ -60,7 +71,14 @@ builder.mutationField('createMember', (t) =>
     authScopes: AUTHENTICATED,
     description: 'Emails are unique within a tenant (case-insensitive); another tenant may use the same one.',
     args: { input: t.arg({ type: CreateMemberInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      members.insertMember(ctx.db, ctx.tenant.id, requiredText(input.name, 'name'), email(input.email)),
+    resolve: async (_root, { input }, ctx) => {
+      const name = requiredText(input.name, 'name');
+      const address = email(input.email);
+      const [stored, hash] = await Promise.all([
+        memberEmail.encrypt(ctx, address),
+        memberEmail.hash(ctx, address),
+      ]);
+      return members.insertMember(ctx.db, ctx.tenant.id, { name, email: stored, emailHash: hash });
+    },
   }),
 );

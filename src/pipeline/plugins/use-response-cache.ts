@@ -202,6 +202,8 @@ export function useResponseCache(options: {
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || result.errors?.length || !result.data) return;
+          // Decrypted fields stay out of Valkey (SPEC §12): the plaintext lives only in memory.
+          if (ctx.encryption.decryptedAny) return;
           // Store the very bytes yoga writes: the response is serialised once, not twice.
           const stringify = (result as Serialisable).stringify ?? JSON.stringify;
           setResult({
