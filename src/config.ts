@@ -1,6 +1,16 @@
 import { z } from 'zod';
 import { type MasterKeys, readMasterKeys } from './crypto/master-keys.js';
 
+/**
+ * How a user token names its tenant (JWT_TENANT_FROM, SPEC §6 "Tenant claim strategies").
+ * `claim`: the claim `claim` holds a tenant id or one of the tenant's `externalIds`. `group`: the
+ * array claim `groupsClaim` holds `prefix` + the tenant's subdomain. Claim names may be dotted
+ * paths (auth/tenant-claim.ts readClaim).
+ */
+export type TenantStrategy =
+  | { readonly kind: 'claim'; readonly claim: string }
+  | { readonly kind: 'group'; readonly groupsClaim: string; readonly prefix: string };
+
 /** Everything the server reads from its environment, validated once and frozen. */
 export interface Config {
   readonly port: number;
@@ -22,7 +32,10 @@ export interface Config {
     readonly jwksUrl: string | undefined;
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
+    /** JWT_TENANT_CLAIM: a service token's tenant claim always; a user token's in `claim` mode. @default tid */
     readonly tenantClaim: string;
+    /** Where a user token's tenant comes from. @default { kind: 'claim', claim: tenantClaim } */
+    readonly tenantStrategy: TenantStrategy;
     /** True when the secret is the built-in development one. */
     readonly devSecret: boolean;
   };
@@ -133,6 +146,9 @@ const envSchema = z.object({
   JWT_ISSUER: optionalText,
   JWT_AUDIENCE: optionalText,
   JWT_TENANT_CLAIM: z.string().min(1).default('tid'),
+  JWT_TENANT_FROM: z.enum(['claim', 'group']).default('claim'),
+  JWT_GROUPS_CLAIM: optionalText,
+  JWT_TENANT_GROUP_PREFIX: optionalText,
   SERVICE_JWT_SECRET: optionalText,
   SERVICE_JWKS_URL: url,
   PG_POOL_MAX: int(10, 1, 1000),
@@ -212,6 +228,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     if (production && secret !== undefined && new TextEncoder().encode(secret).length < 32)
       problems.push(`${name}: must be at least 32 bytes in production`);
   }
+  problems.push(...tenantStrategyProblems(e));
   const clusterNodes = e.VALKEY_CLUSTER_NODES?.split(',')
     .map((n) => n.trim())
     .filter(Boolean);
@@ -256,6 +273,14 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       tenantClaim: e.JWT_TENANT_CLAIM,
+      tenantStrategy:
+        e.JWT_TENANT_FROM === 'group'
+          ? {
+              kind: 'group',
+              groupsClaim: e.JWT_GROUPS_CLAIM ?? 'groups',
+              prefix: e.JWT_TENANT_GROUP_PREFIX ?? '',
+            }
+          : { kind: 'claim', claim: e.JWT_TENANT_CLAIM },
       devSecret: userSecret === DEV_JWT_SECRET,
     },
     serviceJwt: {
@@ -284,6 +309,33 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     },
   };
   return { ok: true, config: deepFreeze(config), warnings };
+}
+
+/** A claim name, or a dotted path to one: no part may be empty, and no space may surround it. */
+const isClaimName = (name: string) => name.trim() === name && name.split('.').every((part) => part !== '');
+
+/** JWT_TENANT_FROM and the variables that only one of its strategies reads. */
+function tenantStrategyProblems(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of [
+    ['JWT_TENANT_CLAIM', e.JWT_TENANT_CLAIM],
+    ['JWT_GROUPS_CLAIM', e.JWT_GROUPS_CLAIM],
+  ] as const) {
+    if (value !== undefined && !isClaimName(value))
+      problems.push(
+        `${name}: must be a claim name or a dotted path without empty parts or surrounding spaces`,
+      );
+  }
+  if (e.JWT_TENANT_FROM === 'group') {
+    if (e.JWT_TENANT_GROUP_PREFIX === undefined)
+      problems.push('JWT_TENANT_GROUP_PREFIX: required with JWT_TENANT_FROM=group (e.g. tenant:)');
+  } else {
+    // Set for a strategy that is not on: the operator most likely forgot JWT_TENANT_FROM=group.
+    for (const name of ['JWT_GROUPS_CLAIM', 'JWT_TENANT_GROUP_PREFIX'] as const) {
+      if (e[name] !== undefined) problems.push(`${name}: only read with JWT_TENANT_FROM=group`);
+    }
+  }
+  return problems;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,15 +1,24 @@
+import type { TenantStrategy } from '../config.js';
 import { forbidden, tenantMismatch, unauthenticated } from '../errors.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
-import { type Tenant, tenantKind } from '../tenancy/tenants-file.js';
+import { parseTenantId, type Tenant, tenantKind } from '../tenancy/tenants-file.js';
+import { namedTenant, readClaim, type TenantRef } from './tenant-claim.js';
 import type { TokenVerifier } from './verify.js';
 
 /**
  * Who is calling, decided once per request before GraphQL runs. `expiresAt` is the token's `exp`
  * (seconds since the epoch): a subscription stream it opened ends then (auth/stream-credentials.ts).
+ * A user's `tenantRef` says how the token named the tenant when not by id, so that a stream ends
+ * when a reload takes that name away.
  */
 export type Principal =
   | { readonly kind: 'ANONYMOUS' }
-  | { readonly kind: 'USER'; readonly subject: string; readonly expiresAt: number }
+  | {
+      readonly kind: 'USER';
+      readonly subject: string;
+      readonly expiresAt: number;
+      readonly tenantRef?: TenantRef;
+    }
   | {
       readonly kind: 'SERVICE';
       readonly subject: string;
@@ -19,22 +28,6 @@ export type Principal =
   | { readonly kind: 'API_KEY'; readonly subject: string; readonly apiKeyId: string };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
-
-const MAX_TENANT_ID = 2_147_483_647;
-
-/**
- * A tenant claim is a tenant id (1..2^31-1), as a JSON number or a canonical string of digits.
- * "2.0", "02", " 2", [2], true and null are refused rather than coerced.
- */
-export function parseTenantClaim(value: unknown): number | undefined {
-  const id =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)
-        ? Number(value)
-        : NaN;
-  return Number.isInteger(id) && id >= 1 && id <= MAX_TENANT_ID ? id : undefined;
-}
 
 /**
  * A subject becomes `app.user_id` and audit rows: a NUL breaks every statement of the request,
@@ -51,7 +44,10 @@ export interface BearerContext {
   tenant: Tenant;
   tenants: TenantSet;
   verifier: TokenVerifier;
+  /** JWT_TENANT_CLAIM: where a service token names its virtual tenant's id. */
   tenantClaim: string;
+  /** Where a user token names its tenant. */
+  tenantStrategy: TenantStrategy;
 }
 
 /**
@@ -67,21 +63,24 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
   }
   const { claims } = verified;
   const subject = typeof claims.sub === 'string' && isUsableSubject(claims.sub) ? claims.sub : undefined;
-  const claimed = parseTenantClaim(claims[ctx.tenantClaim]);
-  if (!subject || claimed === undefined) throw unauthenticated('The token lacks a usable subject or tenant.');
-  const claimedTenant = ctx.tenants.byId(claimed);
   const expiresAt = claims.exp as number; // the verifier requires a numeric exp
 
   if (verified.kind === 'user') {
+    const named = namedTenant(claims, ctx.tenantStrategy, ctx.tenant, ctx.tenants);
+    if (!subject || !named) throw unauthenticated('The token lacks a usable subject or tenant.');
     // User tokens act only for regular tenants and the system tenant, never as a peer server:
     // the id range decides, so an unconfigured virtual id is refused the same way.
-    if (tenantKind(claimed) === 'virtual')
+    if (tenantKind(named.id) === 'virtual')
       throw unauthenticated('A user token cannot act for a virtual tenant.');
     if (ctx.tenant.kind === 'virtual') throw forbidden('This host accepts only its own service tokens.');
-    if (claimed !== ctx.tenant.id) throw tenantMismatch();
-    return { kind: 'USER', subject, expiresAt };
+    if (named.id !== ctx.tenant.id) throw tenantMismatch();
+    return { kind: 'USER', subject, expiresAt, ...(named.ref && { tenantRef: named.ref }) };
   }
 
+  // Service tokens name their virtual tenant by id, whatever the user tokens' strategy.
+  const claimed = parseTenantId(readClaim(claims, ctx.tenantClaim));
+  if (!subject || claimed === undefined) throw unauthenticated('The token lacks a usable subject or tenant.');
+  const claimedTenant = ctx.tenants.byId(claimed);
   if (claimedTenant?.kind !== 'virtual' || claimedTenant.disabled) {
     throw unauthenticated('The service token names no configured virtual tenant.');
   }

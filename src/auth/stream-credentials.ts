@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { type Principal, serviceMayAct } from './principal.js';
+import { tenantRefProblem } from './tenant-claim.js';
 
 /** Keeps each stream's credential under watch (StreamCredentials, below). */
 export interface StreamGuard {
@@ -53,6 +54,10 @@ export function credentialProblem(
   const { principal } = credential;
   if (principal.kind === 'USER' || principal.kind === 'SERVICE') {
     if (nowMs >= principal.expiresAt * 1000) return unauthenticated('The token has expired.');
+  }
+  if (principal.kind === 'USER' && principal.tenantRef) {
+    const problem = tenantRefProblem(principal.tenantRef, tenant, tenants);
+    if (problem) return problem;
   }
   if (principal.kind === 'SERVICE') {
     const service = tenants.byId(principal.actorTenantId);

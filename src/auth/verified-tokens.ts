@@ -20,8 +20,10 @@ const MAX_AGE_MS = 60_000;
  * so its tokens are verified every time.
  *
  * What is cached is the verdict on exact token bytes, never a principal: the tenant, grant and
- * disabled checks still run on every request (auth/principal.ts), so a token reused on another
- * tenant's host is refused as before. An entry ends at the token's `exp` (without the clock
+ * disabled checks still run on every request (auth/principal.ts), and so does the lookup of an
+ * external id or group in the request's tenant set (auth/tenant-claim.ts), so a token reused on
+ * another tenant's host is refused as before and a reload that moves an external id applies at
+ * once. An entry ends at the token's `exp` (without the clock
  * tolerance) or after MAX_AGE_MS, whichever is first; failures are never cached.
  */
 export function withVerifiedTokenCache<T extends Verified>(verifier: Verifier<T>): Verifier<T> {

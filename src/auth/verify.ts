@@ -114,12 +114,14 @@ export interface SignOptions {
   ttl: string;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** More claims, e.g. the tenant's group under JWT_TENANT_FROM=group (auth/tenant-claim.ts strategyClaims). */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /** HS256 tokens for `tenantql token`, the dev banner and tests. */
 export function signToken(options: SignOptions): Promise<string> {
   const header = options.kind === 'service' ? { alg: 'HS256', typ: SERVICE_TOKEN_TYPE } : { alg: 'HS256' };
-  let jwt = new SignJWT({ [options.tenantClaim]: options.tenantId })
+  let jwt = new SignJWT({ ...options.claims, [options.tenantClaim]: options.tenantId })
     .setProtectedHeader(header)
     .setSubject(options.subject)
     .setIssuedAt()

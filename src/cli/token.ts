@@ -26,6 +26,7 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
     SERVICE_JWT_SECRET: 'signs service tokens (likewise)',
     TENANTS_FILE: 'where tenants are looked up (default ./tenants.json)',
     JWT_ISSUER: 'the iss claim, if set; JWT_AUDIENCE the aud claim; JWT_TENANT_CLAIM its name',
+    JWT_TENANT_FROM: 'group: the user token also gets JWT_GROUPS_CLAIM [JWT_TENANT_GROUP_PREFIX + subdomain]',
   },
   async run({ values }, env) {
     if (values.ttl !== undefined && !TTL.test(values.ttl))
@@ -33,6 +34,7 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
     if (values.service === undefined && (!values.tenant || !values.sub))
       throw new UsageError('--tenant and --sub are required (or --service)');
     const { signToken } = await import('../auth/verify.js');
+    const { strategyClaims } = await import('../auth/tenant-claim.js');
     const { readConfig } = await import('../config.js');
     const { readTenantsFile } = await import('../tenancy/tenants-file.js');
     const config = readConfig(env);
@@ -69,6 +71,9 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
     const tenant = tenants.find((t) => t.subdomain === wanted || String(t.id) === wanted);
     const tenantId = tenant?.id ?? (/^[1-9][0-9]*$/.test(wanted) ? Number(wanted) : undefined);
     if (tenantId === undefined) return fail(`no tenant "${wanted}" in ${tenantsFile}`);
+    // A group names a subdomain, which only the file knows.
+    if (jwt.tenantStrategy.kind === 'group' && !tenant)
+      return fail(`no tenant "${wanted}" in ${tenantsFile} (JWT_TENANT_FROM=group names it by subdomain)`);
     if (!jwt.secret)
       return fail('JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
     return print(
@@ -81,6 +86,7 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
         ttl: values.ttl ?? '1h',
         issuer: jwt.issuer,
         audience: jwt.audience,
+        ...(tenant && { claims: strategyClaims(jwt.tenantStrategy, tenant.subdomain) }),
       }),
     );
   },

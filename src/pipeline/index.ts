@@ -96,6 +96,7 @@ export function requestPipeline(deps: PipelineDeps): Plugins {
     useAuthentication({
       verifier: deps.verifier,
       tenantClaim: config.jwt.tenantClaim,
+      tenantStrategy: config.jwt.tenantStrategy,
       apiKeys: createApiKeyLookup({
         route: (tenant) => deps.router.request(tenant),
         logger,

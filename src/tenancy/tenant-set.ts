@@ -10,26 +10,33 @@ export class TenantSet {
   readonly #tenants: readonly Tenant[];
   readonly #byId: ReadonlyMap<number, Tenant>;
   readonly #byHost: ReadonlyMap<string, Tenant>;
+  readonly #bySubdomain: ReadonlyMap<string, Tenant>;
+  readonly #byExternalId: ReadonlyMap<string, Tenant>;
 
   private constructor(config: TenantsConfig) {
     const byId = new Map<number, Tenant>();
     const byHost = new Map<string, Tenant>();
-    const addHost = (host: string, tenant: Tenant) => {
-      // The file parser rejects this; a second owner here would be a bug, not a config problem.
-      if (byHost.has(host)) throw new Error(`TenantSet: host "${host}" belongs to two tenants`);
-      byHost.set(host, tenant);
+    const bySubdomain = new Map<string, Tenant>();
+    const byExternalId = new Map<string, Tenant>();
+    // The file parser rejects a second owner; here it would be a bug, not a config problem.
+    const add = <K>(map: Map<K, Tenant>, key: K, tenant: Tenant, what: string) => {
+      if (map.has(key)) throw new Error(`TenantSet: ${what} "${String(key)}" belongs to two tenants`);
+      map.set(key, tenant);
     };
     for (const tenant of config.tenants) {
-      if (byId.has(tenant.id)) throw new Error(`TenantSet: duplicate tenant id ${tenant.id}`);
-      byId.set(tenant.id, tenant);
-      addHost(`${tenant.subdomain}.${config.baseDomain}`, tenant);
-      for (const domain of tenant.domains) addHost(domain, tenant);
+      add(byId, tenant.id, tenant, 'id');
+      add(byHost, `${tenant.subdomain}.${config.baseDomain}`, tenant, 'host');
+      add(bySubdomain, tenant.subdomain, tenant, 'subdomain');
+      for (const domain of tenant.domains) add(byHost, domain, tenant, 'host');
+      for (const externalId of tenant.externalIds) add(byExternalId, externalId, tenant, 'external id');
     }
     this.baseDomain = config.baseDomain;
     this.size = byId.size;
     this.#tenants = Object.freeze([...config.tenants]);
     this.#byId = byId;
     this.#byHost = byHost;
+    this.#bySubdomain = bySubdomain;
+    this.#byExternalId = byExternalId;
     Object.freeze(this);
   }
 
@@ -44,6 +51,16 @@ export class TenantSet {
   /** `host` must already be normalised; matches `<subdomain>.<baseDomain>` or an exact custom domain. */
   byHost(host: string): Tenant | undefined {
     return this.#byHost.get(host);
+  }
+
+  /** The tenant a group of JWT_TENANT_FROM=group names (SPEC §6), never a custom domain's. */
+  bySubdomain(subdomain: string): Tenant | undefined {
+    return this.#bySubdomain.get(subdomain);
+  }
+
+  /** The tenant with this id at an identity provider (the tenants file's `externalIds`). */
+  byExternalId(externalId: string): Tenant | undefined {
+    return this.#byExternalId.get(externalId);
   }
 
   all(): readonly Tenant[] {
@@ -77,6 +94,7 @@ function sameTenant(a: Tenant, b: Tenant): boolean {
     a.rateLimit.requests === b.rateLimit.requests &&
     a.rateLimit.perSeconds === b.rateLimit.perSeconds &&
     sameList(a.domains, b.domains) &&
+    sameList(a.externalIds, b.externalIds) &&
     (a.grants === '*' || b.grants === '*' ? a.grants === b.grants : sameList(a.grants, b.grants))
   );
 }

@@ -24,6 +24,12 @@ export interface Tenant {
   readonly grants: readonly number[] | '*';
   /** Always `shared` for the system and virtual tenants. */
   readonly isolation: Isolation;
+  /**
+   * The tenant's ids at identity providers (an Auth0 or Zitadel organisation id): a user token's
+   * tenant claim may hold one instead of the tenant id (SPEC §6). Unique across the file; `[]`
+   * for virtual tenants, whose service tokens name their id.
+   */
+  readonly externalIds: readonly string[];
 }
 
 export interface TenantsConfig {
@@ -36,6 +42,20 @@ export type ParseResult = { ok: true; config: TenantsConfig } | { ok: false; pro
 const MAX_ID = 2_147_483_647;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 5000;
 const DEFAULT_RATE_LIMIT: RateLimit = { requests: 600, perSeconds: 60 };
+
+/**
+ * A tenant id (1..2^31-1) as a JSON number or a canonical string of digits: how a token's tenant
+ * claim names one. "2.0", "02", " 2", [2], true and null are refused rather than coerced.
+ */
+export function parseTenantId(value: unknown): number | undefined {
+  const id =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^[1-9][0-9]{0,9}$/.test(value)
+        ? Number(value)
+        : NaN;
+  return Number.isInteger(id) && id >= 1 && id <= MAX_ID ? id : undefined;
+}
 
 /** 1 is the system tenant, 80–99 are peer servers, every other id is a customer. */
 export function tenantKind(id: number): TenantKind {
@@ -50,7 +70,10 @@ const isHostName = (value: unknown): value is string =>
   typeof value === 'string' && value.length <= 253 && value.split('.').every((label) => LABEL.test(label));
 const isId = (value: unknown): value is number =>
   Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_ID;
-const isRecord = (value: unknown): value is Record<string, unknown> =>
+/** Control characters could never come from an identity provider and hide in a log line. */
+const isExternalId = (value: unknown): value is string =>
+  typeof value === 'string' && value.length > 0 && value.length <= 255 && !/\p{Cc}/u.test(value);
+export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A missing field says so; a present but wrong one gets the field's own rule. */
@@ -68,6 +91,14 @@ const string = (text: string, test: (value: string) => boolean) =>
 const tenantId = int(1, MAX_ID);
 const hostName = string('must be a lowercase host name', isHostName);
 const statementTimeoutMs = int(1, 3_600_000);
+// A canonical id string in a token already names that tenant by id (parseTenantId): as an
+// external id of another tenant it would be ambiguous.
+const externalId = string(
+  'must be a non-empty string of at most 255 characters, without control characters',
+  isExternalId,
+).refine((value) => parseTenantId(value) === undefined, {
+  error: 'must not be a tenant id (a token holding it names that tenant by id)',
+});
 const positive = int(1, Number.MAX_SAFE_INTEGER, 'must be an integer of at least 1');
 const rateLimit = z.strictObject(
   { requests: positive, perSeconds: positive },
@@ -87,6 +118,7 @@ const tenant = z.strictObject(
       .union([z.literal('*'), z.array(tenantId)], { error: rule('must be "*" or an array of tenant ids') })
       .optional(),
     isolation: z.enum(['shared', 'database'], { error: rule('must be "shared" or "database"') }).optional(),
+    externalIds: z.array(externalId, { error: rule('must be an array of strings') }).optional(),
   },
   { error: rule('must be an object') },
 );
@@ -184,6 +216,21 @@ function crossCheck(raw: unknown): string[] {
     }
   }
 
+  const externalIds = new Map<string, string>(); // external id -> where it was first seen
+  for (const { at, t } of entries) {
+    if (t.externalIds !== undefined && isId(t.id) && tenantKind(t.id) === 'virtual') {
+      problems.push(`${at}.externalIds: virtual tenants have none (their service tokens name their id)`);
+    }
+    const list: unknown[] = Array.isArray(t.externalIds) ? t.externalIds : [];
+    list.forEach((id, j) => {
+      if (!isExternalId(id)) return;
+      const first = externalIds.get(id);
+      if (first)
+        problems.push(`${at}.externalIds[${j}]: duplicate ${JSON.stringify(id)} (first in ${first})`);
+      else externalIds.set(id, at);
+    });
+  }
+
   // An id that failed its own rule may be the one a grant names: do not pile a second problem on it.
   const allIdsValid = entries.every(({ t }) => isId(t.id));
   for (const { at, t } of entries) {
@@ -223,6 +270,7 @@ function build(file: z.infer<typeof tenantsFile>): TenantsConfig {
         rateLimit: Object.freeze({ ...(t.rateLimit ?? defaultRateLimit) }),
         grants: t.grants === '*' ? '*' : Object.freeze([...(t.grants ?? [])]),
         isolation: t.isolation ?? 'shared',
+        externalIds: Object.freeze([...(t.externalIds ?? [])]),
       }),
   );
   return Object.freeze({ baseDomain: file.baseDomain, tenants: Object.freeze(tenants) });

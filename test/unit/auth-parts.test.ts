@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { generateApiKey, parseApiKey, secretMatches } from '../../src/auth/api-key.js';
-import { parseTenantClaim } from '../../src/auth/principal.js';
 import { readConfig } from '../../src/config.js';
+import { parseTenantId } from '../../src/tenancy/tenants-file.js';
 
-describe('parseTenantClaim', () => {
+describe('parseTenantId (a tenant claim holding an id)', () => {
   it.each([
     [2, 2],
     ['2', 2],
     [2147483647, 2147483647],
     ['2147483647', 2147483647],
   ])('accepts %j', (claim, id) => {
-    expect(parseTenantClaim(claim)).toBe(id);
+    expect(parseTenantId(claim)).toBe(id);
   });
 
   it.each([
@@ -33,7 +33,7 @@ describe('parseTenantClaim', () => {
     [undefined],
     [{ id: 2 }],
   ])('refuses %j', (claim) => {
-    expect(parseTenantClaim(claim)).toBeUndefined();
+    expect(parseTenantId(claim)).toBeUndefined();
   });
 });
 

@@ -5,9 +5,16 @@ import { TenantSet } from '../../src/tenancy/tenant-set.js';
 import { parseTenantsFile } from '../../src/tenancy/tenants-file.js';
 
 /** The decision behind every stream end (SPEC §7): the same codes a new request would get. */
-type Entry = { id: number; subdomain: string; name: string; grants?: number[] | '*'; disabled?: boolean };
+type Entry = {
+  id: number;
+  subdomain: string;
+  name: string;
+  grants?: number[] | '*';
+  disabled?: boolean;
+  externalIds?: string[];
+};
 const base: Entry[] = [
-  { id: 2, subdomain: 'tenant1', name: 'One' },
+  { id: 2, subdomain: 'tenant1', name: 'One', externalIds: ['org_one'] },
   { id: 3, subdomain: 'tenant2', name: 'Two' },
   { id: 81, subdomain: 'reports', name: 'Reports', grants: [2] },
   { id: 82, subdomain: 'everything', name: 'Everything', grants: '*' },
@@ -70,5 +77,21 @@ describe('credentialProblem', () => {
       expect(problem(2, principal, without(2))).toBe('TENANT_NOT_FOUND');
     }
     expect(problem(3, user, without(2))).toBeUndefined();
+  });
+
+  it('ends a user stream when a reload takes away the external id or group its token named the tenant by', () => {
+    const byExternalId: Principal = { ...user, tenantRef: { externalId: 'org_one' } };
+    const byGroup: Principal = { ...user, tenantRef: { subdomain: 'tenant1' } };
+    expect(problem(2, byExternalId, change(2, { name: 'One renamed' }))).toBeUndefined();
+    expect(problem(2, byGroup, change(2, { name: 'One renamed' }))).toBeUndefined();
+    // Moved to another tenant: that token now names tenant 3 (a new request is 403); gone: 401.
+    const moved = base.map((t) =>
+      t.id === 2 ? { ...t, externalIds: [] } : t.id === 3 ? { ...t, externalIds: ['org_one'] } : t,
+    );
+    expect(problem(2, byExternalId, moved)).toBe('TENANT_MISMATCH');
+    expect(problem(2, byExternalId, change(2, { externalIds: ['org_other'] }))).toBe('UNAUTHENTICATED');
+    expect(problem(2, byGroup, change(2, { subdomain: 'tenant1b' }))).toBe('TENANT_MISMATCH');
+    // A token that named the tenant by id is untouched by either.
+    expect(problem(2, user, moved)).toBeUndefined();
   });
 });

@@ -64,6 +64,30 @@ describe('TenantSet', () => {
   });
 });
 
+describe('TenantSet: subdomains and external ids (SPEC §6)', () => {
+  const set = TenantSet.from(
+    configOf({
+      baseDomain: 'localhost',
+      tenants: [
+        { id: 2, subdomain: 'a', name: 'A', externalIds: ['org_a', 'org_a2'] },
+        { id: 3, subdomain: 'b', name: 'B', domains: ['b.localhost.test'] },
+      ],
+    }),
+  );
+
+  it('finds a tenant by any of its external ids, exactly', () => {
+    expect(set.byExternalId('org_a')?.id).toBe(2);
+    expect(set.byExternalId('org_a2')?.id).toBe(2);
+    for (const other of ['ORG_A', 'org_a ', 'org', '', 'a']) expect(set.byExternalId(other)).toBeUndefined();
+  });
+
+  it('finds a tenant by its subdomain only, never by a host or custom domain', () => {
+    expect(set.bySubdomain('b')?.id).toBe(3);
+    for (const other of ['b.localhost', 'b.localhost.test', 'B', ''])
+      expect(set.bySubdomain(other)).toBeUndefined();
+  });
+});
+
 describe('diffTenantSets', () => {
   const file = (tenants: object[]) => TenantSet.from(configOf({ baseDomain: 'localhost', tenants }));
   const before = [
@@ -99,6 +123,7 @@ describe('diffTenantSets', () => {
     ['rateLimit', 2, { rateLimit: { requests: 1, perSeconds: 60 } }],
     ['domains', 5, { domains: ['d.test', 'e.test'] }],
     ['grants', 81, { grants: [2, 3] }],
+    ['externalIds', 3, { externalIds: ['org_b'] }],
   ])('counts a change of %s', (_field, id, change) => {
     const next = file(before.map((t) => (t.id === id ? { ...t, ...change } : t)));
     expect(diffTenantSets(previous, next)).toEqual({ added: [], removed: [], changed: [id] });

@@ -253,6 +253,7 @@ describe('parseTenantsFile: the config it returns', () => {
       rateLimit: { requests: 600, perSeconds: 60 },
       grants: [],
       isolation: 'shared',
+      externalIds: [],
     });
 
     const file = validFile();
@@ -274,7 +275,15 @@ describe('parseTenantsFile: the config it returns', () => {
     if (!result.ok) throw new Error(result.problems.join('\n'));
     const { config } = result;
     const two = config.tenants[2]!;
-    for (const value of [config, config.tenants, two, two.domains, two.rateLimit, two.grants]) {
+    for (const value of [
+      config,
+      config.tenants,
+      two,
+      two.domains,
+      two.rateLimit,
+      two.grants,
+      two.externalIds,
+    ]) {
       expect(Object.isFrozen(value)).toBe(true);
     }
   });
@@ -356,5 +365,102 @@ describe('parseTenantsFile: isolation (SPEC §10)', () => {
         `${at(81)}: only regular tenants may have a database of their own`,
       ]);
     }
+  });
+});
+
+describe('parseTenantsFile: externalIds (SPEC §6)', () => {
+  /** The valid file with these externalIds on tenants 1 (tenant1) and 2 (tenant2). */
+  const withIds = (one: unknown, two?: unknown) =>
+    parseTenantsFile(
+      JSON.stringify({
+        ...validFile(),
+        tenants: (validFile().tenants as Json[]).map((t, i) =>
+          i === 1 && one !== undefined
+            ? { ...t, externalIds: one }
+            : i === 2 && two !== undefined
+              ? { ...t, externalIds: two }
+              : t,
+        ),
+      }),
+    );
+  const problemsOf = (result: ReturnType<typeof parseTenantsFile>) => (result.ok ? [] : result.problems);
+
+  it('are kept in order, frozen, and [] when absent', () => {
+    const result = withIds(['org_W30QP3gBEr2Mn9kS', '263154236541781250', 'tenant-2', '02']);
+    if (!result.ok) throw new Error(result.problems.join('\n'));
+    const [, one, two] = result.config.tenants;
+    expect(one?.externalIds).toEqual(['org_W30QP3gBEr2Mn9kS', '263154236541781250', 'tenant-2', '02']);
+    expect(Object.isFrozen(one?.externalIds)).toBe(true);
+    expect(two?.externalIds).toEqual([]);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a string', 'org_a', 'tenants[1].externalIds: must be an array of strings'],
+    ['an object', { id: 'org_a' }, 'tenants[1].externalIds: must be an array of strings'],
+    ['null', null, 'tenants[1].externalIds: must be an array of strings'],
+    [
+      'a number in the list',
+      ['org_a', 42],
+      'tenants[1].externalIds[1]: must be a non-empty string of at most 255 characters, without control characters',
+    ],
+    [
+      'an empty string',
+      [''],
+      'tenants[1].externalIds[0]: must be a non-empty string of at most 255 characters, without control characters',
+    ],
+    [
+      'a control character',
+      ['org_a\n'],
+      'tenants[1].externalIds[0]: must be a non-empty string of at most 255 characters, without control characters',
+    ],
+    [
+      '256 characters',
+      ['x'.repeat(256)],
+      'tenants[1].externalIds[0]: must be a non-empty string of at most 255 characters, without control characters',
+    ],
+    [
+      'a tenant id as a string',
+      ['3'],
+      'tenants[1].externalIds[0]: must not be a tenant id (a token holding it names that tenant by id)',
+    ],
+    [
+      'the same id twice in one tenant',
+      ['org_a', 'org_a'],
+      'tenants[1].externalIds[1]: duplicate "org_a" (first in tenants[1])',
+    ],
+  ])('refuses %s, one line naming its path', (_label, value, problem) => {
+    expect(problemsOf(withIds(value))).toEqual([problem]);
+  });
+
+  it('must be unique across the whole file', () => {
+    expect(problemsOf(withIds(['org_a', 'org_b'], ['org_c', 'org_b']))).toEqual([
+      'tenants[2].externalIds[1]: duplicate "org_b" (first in tenants[1])',
+    ]);
+  });
+
+  it('are an error on a virtual tenant (its service tokens name its id), even empty', () => {
+    const file = validFile();
+    Object.assign(tenant(file, 3), { externalIds: [] });
+    expect(problemsOf(parseTenantsFile(JSON.stringify(file)))).toEqual([
+      'tenants[3].externalIds: virtual tenants have none (their service tokens name their id)',
+    ]);
+  });
+
+  it('are reported next to every other problem of the file', () => {
+    const file = validFile();
+    Object.assign(tenant(file, 1), { externalIds: ['org_a', 7], name: '' });
+    Object.assign(tenant(file, 2), { externalIds: ['org_a'], subdomain: 'tenant1' });
+    expect(
+      problemsOf(parseTenantsFile(JSON.stringify(file)))
+        .map(pathOf)
+        .sort(),
+    ).toEqual(
+      [
+        'tenants[1].externalIds[1]',
+        'tenants[1].name',
+        'tenants[2].externalIds[0]',
+        'tenants[2].subdomain',
+      ].sort(),
+    );
   });
 });

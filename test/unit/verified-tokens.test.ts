@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { principalFromBearer } from '../../src/auth/principal.js';
 import { withVerifiedTokenCache } from '../../src/auth/verified-tokens.js';
 import type { TokenVerifier, VerifiedToken } from '../../src/auth/verify.js';
+import { TenantSet } from '../../src/tenancy/tenant-set.js';
+import { parseTenantsFile } from '../../src/tenancy/tenants-file.js';
 
 /** A verifier that accepts tokens named `ok…` with the given exp, and counts its calls. */
 function counting(expInSeconds: number | undefined) {
@@ -52,5 +55,51 @@ describe('the verified-token cache', () => {
     await uncached.verify('ok-forever');
     await uncached.verify('ok-forever');
     expect(noExp.calls).toHaveLength(2);
+  });
+});
+
+describe('the verified-token cache and external ids (SPEC §6)', () => {
+  /** Tenants 2 and 3, with `org` as an external id of `owner` (or of none). */
+  const tenantsWith = (owner: 2 | 3 | undefined) => {
+    const ids = (id: number) => (id === owner ? { externalIds: ['org'] } : {});
+    const parsed = parseTenantsFile(
+      JSON.stringify({
+        baseDomain: 'localhost',
+        tenants: [
+          { id: 2, subdomain: 'tenant1', name: 'One', ...ids(2) },
+          { id: 3, subdomain: 'tenant2', name: 'Two', ...ids(3) },
+        ],
+      }),
+    );
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    return TenantSet.from(parsed.config);
+  };
+
+  it('a remembered verdict maps the external id against the tenant set of each request', async () => {
+    const calls: string[] = [];
+    const cached = withVerifiedTokenCache<VerifiedToken>({
+      async verify(token) {
+        calls.push(token);
+        return { kind: 'user', claims: { sub: 'alice', org_id: 'org', exp: Date.now() / 1000 + 3600 } };
+      },
+    });
+    const on = async (tenants: TenantSet, tenantId: number) =>
+      principalFromBearer('the-token', {
+        tenant: tenants.byId(tenantId)!,
+        tenants,
+        verifier: cached,
+        tenantClaim: 'tid',
+        tenantStrategy: { kind: 'claim', claim: 'org_id' },
+      }).then(
+        (principal) => principal.kind,
+        (error: { code: string }) => error.code,
+      );
+    expect(await on(tenantsWith(2), 2)).toBe('USER');
+    // The reload moves the external id to tenant 3, then removes it.
+    expect(await on(tenantsWith(3), 2)).toBe('TENANT_MISMATCH');
+    expect(await on(tenantsWith(3), 3)).toBe('USER');
+    expect(await on(tenantsWith(undefined), 2)).toBe('UNAUTHENTICATED');
+    expect(await on(tenantsWith(2), 2)).toBe('USER');
+    expect(calls).toEqual(['the-token']);
   });
 });

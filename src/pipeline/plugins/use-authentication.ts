@@ -4,13 +4,17 @@ import { type ApiKeyLookup, principalFromApiKey } from '../../auth/api-key-princ
 import { ANONYMOUS, principalFromBearer } from '../../auth/principal.js';
 import type { TokenVerifier } from '../../auth/verify.js';
 import type { Bucket, RateLimiter } from '../../cache/rate-limit.js';
+import type { TenantStrategy } from '../../config.js';
 import { AppError, type ErrorCode, errorResponse, rateLimited, unauthenticated } from '../../errors.js';
 import type { RateLimit } from '../../tenancy/tenants-file.js';
 import { stateOf } from '../state.js';
 
 export interface AuthenticationOptions {
   verifier: TokenVerifier;
+  /** JWT_TENANT_CLAIM: a service token's tenant claim. */
   tenantClaim: string;
+  /** JWT_TENANT_FROM and its claims: where a user token's tenant comes from. */
+  tenantStrategy: TenantStrategy;
   /** Finds an API key inside the host tenant's RLS scope. */
   apiKeys: ApiKeyLookup;
   /** Limits failed credentials per client address and tenant; unset: no such limit. */
@@ -73,6 +77,7 @@ export function useAuthentication(options: AuthenticationOptions): Plugin {
               tenants: state.tenants,
               verifier: options.verifier,
               tenantClaim: options.tenantClaim,
+              tenantStrategy: options.tenantStrategy,
             });
             return;
           case 'apikey':

@@ -1,4 +1,5 @@
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import { strategyClaims } from '../../auth/tenant-claim.js';
 import { signToken } from '../../auth/verify.js';
 import type { Config } from '../../config.js';
 import type { Tenant } from '../../tenancy/tenants-file.js';
@@ -67,6 +68,7 @@ async function demoToken(
     ttl: DEMO_TOKEN_TTL,
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
+    ...(!service && { claims: strategyClaims(config.jwt.tenantStrategy, tenant.subdomain) }),
   });
 }
 
