@@ -22,6 +22,8 @@ export const QUERIES = {
    */
   nestedPostgraphile:
     '{ allProjects(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { name tasksByTenantIdAndProjectId(first: 10, orderBy: PRIMARY_KEY_ASC) { nodes { title status memberByTenantIdAndAssigneeId { name } } } } } }',
+  /** Scenario M: 100 members with their emails, encrypted (M) or stored as plaintext (M₀). */
+  members: '{ members(first: 100) { edges { node { id name email } } } }',
   createTask: 'mutation ($input: CreateTaskInput!) { createTask(input: $input) { id title } }',
   updateTask: 'mutation ($input: UpdateTaskInput!) { updateTask(input: $input) { id status } }',
 } as const;
@@ -87,9 +89,14 @@ export interface RequestLine {
 const body = (query: string, variables?: unknown) =>
   JSON.stringify(variables ? { query, variables } : { query });
 
-/** One request per seeded tenant, Host and token matching. */
-export function perTenant(tokens: Tokens, query: string, withToken = true): RequestLine[] {
-  return seededTenantIds().map((id) => ({
+/** One request per seeded tenant (or per one of `tenants`), Host and token matching. */
+export function perTenant(
+  tokens: Tokens,
+  query: string,
+  withToken = true,
+  tenants: readonly number[] = seededTenantIds(),
+): RequestLine[] {
+  return tenants.map((id) => ({
     host: hostOf(id),
     authorization: withToken ? tokens.byTenant.get(id)! : '',
     body: body(query),

@@ -111,6 +111,7 @@ export function targets(rows: Summary[], reload: ReloadResult | undefined): Targ
   atLeast('D ≥ 0.8 × A', ratio('D', 'A'), 0.8);
   atLeast('C ≥ 0.13 × A', ratio('C', 'A'), 0.13);
   atLeast('C ≥ 0.32 × G', ratio('C', 'G'), 0.32);
+  atLeast('M ≥ 0.85 × M₀ (encrypted emails)', ratio('M', 'M₀'), 0.85);
   for (const [f, base] of [
     ['F·B', 'B'],
     ['F·C', 'C'],

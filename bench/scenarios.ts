@@ -52,6 +52,14 @@ export const SCENARIOS: Scenario[] = [
   { key: 'E', title: 'write mix: createTask / updateTask', server: 'main', requests: 'writes' },
   // A tenant's writes queue on its id counter: the price of ids that leak nothing (E₁ / E).
   { key: 'E₁', title: 'E, all writes of one tenant', server: 'main', requests: 'writesOneTenant' },
+  // Field encryption's price (SPEC §12): 100 emails decrypted per request, M / M₀.
+  { key: 'M', title: '100 members with encrypted emails', server: 'main', requests: 'membersEncrypted' },
+  {
+    key: 'M₀',
+    title: 'M, the same emails stored as plaintext',
+    server: 'main',
+    requests: 'membersPlaintext',
+  },
   { key: 'F·B', title: 'B with 10,000 tenants in the file', server: 'big', requests: 'tenant' },
   { key: 'F·C', title: 'C with 10,000 tenants in the file', server: 'big', requests: 'nested' },
   { key: 'G', title: "raw SQL of C (pg, same connections as the server's pool)", server: 'raw' },

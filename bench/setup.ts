@@ -16,6 +16,7 @@ import {
 import { POSTGRAPHILE_SERVER } from './postgraphile-server.js';
 import { type Child, spawnNode } from './processes.js';
 import { SHAPE, sampleIds, seed, seededTenantIds } from './seed.js';
+import { MEMBER_LISTING, seedMemberListing } from './seed-members.js';
 import { type Postgres, startPostgres, startValkey, type Valkey } from './services.js';
 
 /** Scratch files (tenants files, request lists, server logs, profiles); .data/ is gitignored. */
@@ -49,6 +50,9 @@ export interface Bench {
     nestedWithTenant: string;
     /** C's logical query in PostGraphile 4's schema (scenario P), with the same tokens. */
     nestedPostgraphile: string;
+    /** Scenario M: the member listing of tenants whose emails are encrypted, and (M₀) plaintext. */
+    membersEncrypted: string;
+    membersPlaintext: string;
   };
   startTenantql(name: string, options: TenantqlOptions): Promise<Child>;
   /** The bare yoga of scenario A; `noBodyStream`: A′. */
@@ -78,6 +82,10 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
     log(`Valkey: ${valkey.source}`);
 
     const seeded = await seed(postgres.superuserDbUrl);
+    // Fixed, not random: the embedded cluster (and its wrapped data keys) outlives a run.
+    const masterKey = Buffer.from('tenantql bench master key 012345', 'utf8').toString('base64');
+    if (await seedMemberListing(postgres.superuserDbUrl, masterKey))
+      log('seed: member listing (scenario M) added');
     const shape = `${SHAPE.tenants} tenants × ${SHAPE.members} members × ${SHAPE.projects} projects × ${SHAPE.tasksPerProject} tasks`;
     log(`seed (${shape}): ${seeded.reused ? 'reused' : 'created'} in ${(seeded.ms / 1000).toFixed(1)} s`);
 
@@ -87,8 +95,6 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
 
     const secret = randomBytes(32).toString('base64url');
     const serviceSecret = randomBytes(32).toString('base64url');
-    // Fixed, not random: the embedded cluster (and its wrapped data keys) outlives a run.
-    const masterKey = Buffer.from('tenantql bench master key 012345', 'utf8').toString('base64');
     const tokens = await userTokens(secret);
     const ids = await sampleIds(postgres.superuserDbUrl, 5);
     const requests = {
@@ -105,6 +111,16 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
         WORK_DIR,
         'nested-tenant',
         perTenant(tokens, QUERIES.nestedWithTenant),
+      ),
+      membersEncrypted: await writeRequests(
+        WORK_DIR,
+        'members-encrypted',
+        perTenant(tokens, QUERIES.members, true, MEMBER_LISTING.encrypted),
+      ),
+      membersPlaintext: await writeRequests(
+        WORK_DIR,
+        'members-plaintext',
+        perTenant(tokens, QUERIES.members, true, MEMBER_LISTING.plaintext),
       ),
       nestedPostgraphile: await writeRequests(
         WORK_DIR,

@@ -11,9 +11,16 @@ export interface DataKeysOptions {
   ttlMs?: number;
   /** Tenants whose unwrapped key is kept at once; the least recently used goes first. @default 10,000 */
   maxEntries?: number;
+  /**
+   * Decrypted values remembered, across tenants, for as long as a key (ttlMs): see
+   * rememberPlaintext. 0 turns the memo off. @default 50,000
+   */
+  maxPlaintexts?: number;
   /** Key creation and unavailable keys, by tenant and master key id: never key material. @default silentLogger */
   logger?: Logger;
 }
+
+const memoKey = (tenantId: number, column: string, stored: string) => `${tenantId}\0${column}\0${stored}`;
 
 /** A stored key that no configured master key opens: the master key is wrong, or the row was tampered with. */
 export class KeyUnavailable extends Error {
@@ -39,12 +46,37 @@ export class DataKeys {
   readonly #logger: Logger;
   readonly #cache: LRUCache<number, Buffer>;
   readonly #loading = new Map<number, Promise<Buffer>>();
+  readonly #plaintexts: LRUCache<string, string> | undefined;
 
   constructor(options: DataKeysOptions) {
     this.#store = options.store;
     this.#masterKeys = options.masterKeys;
     this.#logger = options.logger ?? silentLogger;
-    this.#cache = new LRUCache({ max: options.maxEntries ?? 10_000, ttl: options.ttlMs ?? 5 * 60_000 });
+    const ttl = options.ttlMs ?? 5 * 60_000;
+    this.#cache = new LRUCache({ max: options.maxEntries ?? 10_000, ttl });
+    const maxPlaintexts = options.maxPlaintexts ?? 50_000;
+    this.#plaintexts = maxPlaintexts > 0 ? new LRUCache({ max: maxPlaintexts, ttl }) : undefined;
+  }
+
+  /** The tenant's key if this process holds it now, without waiting: the hot path of a read. */
+  cachedKey(tenantId: number): Buffer | undefined {
+    return this.#cache.get(tenantId);
+  }
+
+  /**
+   * A memo of what the tenant's key opened here (AES-GCM costs ~4–6 µs a value in node:crypto,
+   * almost all of it making the cipher context: a page of 100 emails would pay it 100 times a
+   * request). Keyed by tenant, column and the ciphertext itself, so only a request that read
+   * that very ciphertext from that tenant's rows finds it, and a ciphertext copied to another
+   * tenant or column still has to decrypt there (and fails). In memory only, as the key is, for
+   * no longer than the key; forgotten with the key (a purge, a rotation).
+   */
+  plaintextOf(tenantId: number, column: string, stored: string): string | undefined {
+    return this.#plaintexts?.get(memoKey(tenantId, column, stored));
+  }
+
+  rememberPlaintext(tenantId: number, column: string, stored: string, plaintext: string): void {
+    this.#plaintexts?.set(memoKey(tenantId, column, stored), plaintext);
   }
 
   /**
@@ -86,6 +118,11 @@ export class DataKeys {
   forget(tenantId: number): void {
     this.#cache.delete(tenantId);
     this.#loading.delete(tenantId);
+    if (this.#plaintexts) {
+      const prefix = memoKey(tenantId, '', '').slice(0, -1);
+      for (const key of [...this.#plaintexts.keys()])
+        if (key.startsWith(prefix)) this.#plaintexts.delete(key);
+    }
   }
 
   /**

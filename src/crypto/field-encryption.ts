@@ -24,17 +24,26 @@ export class FieldEncryption {
   }
 
   /**
-   * The plaintext of a stored value. A value without the envelope's prefix was stored before
-   * its column was encrypted (`tenantql keys encrypt-existing` encrypts those) and is returned
-   * as it is. One that does not decrypt is logged and answers INTERNAL_SERVER_ERROR, no detail.
+   * The plaintext of a stored value: at once when the key (or this very value) is at hand, else
+   * once the key is loaded. A value without the envelope's prefix was stored before its column
+   * was encrypted (`tenantql keys encrypt-existing` encrypts those) and is returned as it is. One
+   * that does not decrypt is logged and answers INTERNAL_SERVER_ERROR, no detail.
    */
-  async decrypt(column: string, stored: string): Promise<string> {
+  decrypt(column: string, stored: string): string | Promise<string> {
     if (!isEncrypted(stored)) return stored;
-    const key = await this.#dataKey();
-    try {
-      const plaintext = decryptField(key, this.tenantId, column, stored);
+    const known = this.dataKeys.plaintextOf(this.tenantId, column, stored);
+    if (known !== undefined) {
       this.#decrypted = true;
-      return plaintext;
+      return known;
+    }
+    const key = this.dataKeys.cachedKey(this.tenantId);
+    return key ? this.#open(key, column, stored) : this.#dataKey().then((k) => this.#open(k, column, stored));
+  }
+
+  #open(key: Buffer, column: string, stored: string): string {
+    let plaintext: string;
+    try {
+      plaintext = decryptField(key, this.tenantId, column, stored);
     } catch (error) {
       if (!(error instanceof CorruptCiphertext)) throw error;
       this.logger.error(
@@ -43,6 +52,9 @@ export class FieldEncryption {
       );
       throw internalError();
     }
+    this.#decrypted = true;
+    this.dataKeys.rememberPlaintext(this.tenantId, column, stored, plaintext);
+    return plaintext;
   }
 
   /**
@@ -93,7 +105,8 @@ export interface EncryptedColumn {
   /** `table.column`: bound to each ciphertext as associated data, and the hash's purpose. */
   readonly name: string;
   encrypt(scope: EncryptionScope, plaintext: string): Promise<string>;
-  decrypt(scope: EncryptionScope, stored: string): Promise<string>;
+  /** The plaintext; at once (no promise) when the tenant's key is already in this process. */
+  decrypt(scope: EncryptionScope, stored: string): string | Promise<string>;
   /** The hash of the normalised value; throws if the column was declared without `hash`. */
   hash(scope: EncryptionScope, plaintext: string): Promise<Buffer>;
 }

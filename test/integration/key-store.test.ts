@@ -3,6 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataKeys, KeyUnavailable } from '../../src/crypto/data-keys.js';
 import { CorruptCiphertext, decryptField, encryptField } from '../../src/crypto/envelope.js';
+import { FieldEncryption } from '../../src/crypto/field-encryption.js';
 import { createKeyStorePool, type KeyStore, PostgresKeyStore } from '../../src/crypto/key-store.js';
 import { masterKeyId, wrapKey } from '../../src/crypto/key-wrap.js';
 import type { MasterKeys } from '../../src/crypto/master-keys.js';
@@ -186,6 +187,28 @@ describe('the key store database', () => {
     const after = await server.keyFor(7);
     expect(after.equals(before)).toBe(false);
     expect(() => decryptField(after, 7, 'app.members.email', secret)).toThrow(CorruptCiphertext);
+  });
+
+  it('remembers what a key opened per tenant, column and ciphertext only, and forgets it with the key', async () => {
+    const dataKeys = new DataKeys({ store: new PostgresKeyStore(pool), masterKeys: master() });
+    const [key11, key12] = [await dataKeys.keyFor(41), await dataKeys.keyFor(42)];
+    const of11 = new FieldEncryption(41, dataKeys, silentLogger);
+    const stored = await of11.encrypt('app.members.email', 'ada@example.test');
+    expect(of11.decrypt('app.members.email', stored)).toBe('ada@example.test'); // at once: the key is here
+    expect(dataKeys.plaintextOf(41, 'app.members.email', stored)).toBe('ada@example.test');
+    // The same ciphertext under another tenant or column is not in the memo, and does not open.
+    expect(dataKeys.plaintextOf(42, 'app.members.email', stored)).toBeUndefined();
+    expect(dataKeys.plaintextOf(41, 'app.members.name', stored)).toBeUndefined();
+    const of12 = new FieldEncryption(42, dataKeys, silentLogger);
+    expect(() => of12.decrypt('app.members.email', stored)).toThrow('Unexpected error.');
+    expect(() => of11.decrypt('app.members.name', stored)).toThrow('Unexpected error.');
+    expect(key12.equals(key11)).toBe(false);
+    dataKeys.forget(41);
+    expect(dataKeys.plaintextOf(41, 'app.members.email', stored)).toBeUndefined();
+    expect(dataKeys.cachedKey(41)).toBeUndefined();
+    expect(dataKeys.cachedKey(42)).toBe(key12);
+    // Not yet loaded: the answer waits for the key.
+    await expect(of11.decrypt('app.members.email', stored)).resolves.toBe('ada@example.test');
   });
 
   it('a key destroyed while it loads is not kept', async () => {

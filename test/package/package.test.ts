@@ -230,7 +230,7 @@ describe('two tenants of the product', () => {
   });
 
   it('create customers and invoices, each in its own tenant', async () => {
-    a.customer = (await createCustomer(A.host, tokenA, 'Acme GmbH')).id;
+    a.customer = (await createCustomer(A.host, tokenA, 'Acme GmbH', 'DE 123 456 789')).id;
     for (const amountCents of [1250, 990])
       a.invoices.push((await createInvoice(A.host, tokenA, a.customer, amountCents)).id);
     b.customer = (await createCustomer(B.host, tokenB, 'Beta Ltd')).id;
@@ -292,6 +292,38 @@ describe('two tenants of the product', () => {
     );
     expect(errors).toBeUndefined();
     expect(data).toEqual({ node: null, invoice: null });
+  });
+
+  it("stores its encrypted column as a ciphertext of A's key, which A reads and B cannot copy", async () => {
+    const stored = await withClient(connectionUrl(inject('superuserUrl'), database), (client) =>
+      client.query("SELECT tenant_id, c::text AS text, tax_id FROM app.customers c WHERE name = 'Acme GmbH'"),
+    );
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0].text).not.toContain('123 456');
+    expect(stored.rows[0].tax_id).toMatch(/^tq1:/);
+    const read = await gql(
+      A.host,
+      'query ($id: ID!) { node(id: $id) { ... on Customer { taxId } } }',
+      tokenA,
+      {
+        id: a.customer,
+      },
+    );
+    expect(read).toEqual({ data: { node: { taxId: 'DE 123 456 789' } } });
+    // Copied into B's customer by someone with database access: it does not open as B's.
+    await withClient(connectionUrl(inject('superuserUrl'), database), (client) =>
+      client.query("UPDATE app.customers SET tax_id = $1 WHERE name = 'Beta Ltd'", [stored.rows[0].tax_id]),
+    );
+    const copied = await gql(
+      B.host,
+      'query ($id: ID!) { node(id: $id) { ... on Customer { taxId } } }',
+      tokenB,
+      {
+        id: b.customer,
+      },
+    );
+    expect(copied.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(JSON.stringify(copied)).not.toContain('tq1:');
   });
 
   it("tenant B cannot invoice A's customer, and nothing is written", async () => {
@@ -399,15 +431,20 @@ async function gql(host: string, query: string, token?: string, variables?: obje
   return JSON.parse(answer.body) as Answer;
 }
 
-async function createCustomer(host: string, token: string, name: string): Promise<{ id: string }> {
+async function createCustomer(
+  host: string,
+  token: string,
+  name: string,
+  taxId?: string,
+): Promise<{ id: string }> {
   const { data, errors } = await gql(
     host,
-    'mutation ($name: String!) { createCustomer(input: { name: $name }) { id name } }',
+    'mutation ($name: String!, $taxId: String) { createCustomer(input: { name: $name, taxId: $taxId }) { id name taxId } }',
     token,
-    { name },
+    { name, taxId },
   );
   expect(errors).toBeUndefined();
-  expect(data.createCustomer.name).toBe(name);
+  expect(data.createCustomer).toMatchObject({ name, taxId: taxId ?? null });
   return data.createCustomer;
 }
 

@@ -8,6 +8,7 @@ import {
   builder,
   connectionOf,
   createTenantQL,
+  defineEncryptedColumn,
   defineLoader,
   defineTopic,
   encodeGlobalId,
@@ -23,7 +24,10 @@ import {
 
 // Row security scopes every statement to the request's tenant: no query names a tenant_id to
 // read, and the ids are the tenant's own row ids.
-const CUSTOMER_COLUMNS = 'id, name';
+const CUSTOMER_COLUMNS = 'id, name, tax_id';
+
+// Encrypted with the tenant's own key before it reaches PostgreSQL (SPEC §12).
+const customerTaxId = defineEncryptedColumn({ table: 'app.customers', column: 'tax_id' });
 const INVOICE_COLUMNS = 'id, customer_id, amount_cents, created_at';
 
 const customerById = defineLoader(
@@ -56,6 +60,10 @@ const Customer = builder.objectRef('Customer').implement({
   fields: (t) => ({
     id: t.id({ resolve: (customer, _args, ctx) => encodeGlobalId('Customer', ctx.tenant.id, customer.id) }),
     name: t.exposeString('name'),
+    taxId: t.string({
+      nullable: true,
+      resolve: (customer, _args, ctx) => customer.tax_id && customerTaxId.decrypt(ctx, customer.tax_id),
+    }),
   }),
 });
 
@@ -133,7 +141,7 @@ builder.queryFields((t) => ({
 }));
 
 const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
-  fields: (t) => ({ name: t.string({ required: true }) }),
+  fields: (t) => ({ name: t.string({ required: true }), taxId: t.string() }),
 });
 const CreateInvoiceInput = builder.inputType('CreateInvoiceInput', {
   fields: (t) => ({ customerId: t.id({ required: true }), amountCents: t.int({ required: true }) }),
@@ -145,9 +153,10 @@ builder.mutationFields((t) => ({
     authScopes: AUTHENTICATED,
     args: { input: t.arg({ type: CreateCustomerInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
+      const taxId = input.taxId ? await customerTaxId.encrypt(ctx, input.taxId) : null;
       const [row] = await ctx.db.query({
-        text: `INSERT INTO app.customers (tenant_id, name) VALUES ($1, $2) RETURNING ${CUSTOMER_COLUMNS}`,
-        values: [ctx.tenant.id, requiredText(input.name, 'name')],
+        text: `INSERT INTO app.customers (tenant_id, name, tax_id) VALUES ($1, $2, $3) RETURNING ${CUSTOMER_COLUMNS}`,
+        values: [ctx.tenant.id, requiredText(input.name, 'name'), taxId],
       });
       return row;
     },
@@ -173,4 +182,5 @@ builder.mutationFields((t) => ({
 process.exitCode = await createTenantQL({
   schema: builder.toSchema(),
   migrations: fileURLToPath(new URL('./migrations/', import.meta.url)),
+  encryptedColumns: [customerTaxId],
 }).main(process.argv.slice(2));

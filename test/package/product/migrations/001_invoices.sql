@@ -8,6 +8,8 @@ CREATE TABLE app.customers (
   -- Filled by the BEFORE INSERT trigger of app.use_tenant_row_ids, before NOT NULL is checked.
   id bigint NOT NULL,
   name text NOT NULL,
+  -- Encrypted in the server with the tenant's key (defineEncryptedColumn): a `tq1:` ciphertext.
+  tax_id text,
   created_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, id)
 );
