@@ -102,7 +102,7 @@ async function main(): Promise<number> {
       ? [
           {
             key: 'R',
-            title: 'C, 10,000 tenants, SIGHUP every 1 s (server at LOG_LEVEL=info)',
+            title: 'C, 10,000 tenants, SIGHUP every 1 s',
             m: reload.load,
           },
         ]

@@ -30,7 +30,7 @@ export interface MetricsOptions {
 /** What metrics read of the tenant registry (tenancy/registry.ts), without depending on it. */
 export interface ObservedRegistry {
   readonly current: { all(): readonly { readonly kind: string }[] };
-  onReload(listener: (status: { readonly ok: boolean }) => void): void;
+  onReload(listener: (status: { readonly ok: boolean; readonly durationMs: number }) => void): void;
 }
 
 /** A pool's connections and waiters (db/pool.ts `poolUsage`). */
@@ -107,6 +107,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
+  const reloadDuration = new Histogram({
+    name: 'tenantql_tenant_reload_duration_seconds',
+    help: 'Reloads of the tenants file: reading, validating and building the next set, and the swap.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
   const pools = new Map<string, () => PoolUsage>();
   const schedulers = new Map<string, { waiting(): number }>();
   new Gauge({
@@ -175,7 +181,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     observeScheduler: (name, scheduler) => void schedulers.set(name, scheduler),
     observeRegistry(next) {
       tenantRegistry = next;
-      next.onReload((status) => reloads.inc({ outcome: status.ok ? 'success' : 'failure' }));
+      next.onReload((status) => {
+        reloads.inc({ outcome: status.ok ? 'success' : 'failure' });
+        reloadDuration.observe(status.durationMs / 1000);
+      });
     },
     async render() {
       if (performance.now() - lastRebalance >= rebalanceEvery) {

@@ -8,6 +8,8 @@ export interface ReloadStatus {
   /** Tenants served after this load: the new set on success, the kept one on failure. */
   readonly tenantCount: number;
   readonly problems: readonly string[];
+  /** Read, validate, build and (if it served) swap: the `tenants reloaded` line's durationMs. */
+  readonly durationMs: number;
 }
 
 export interface RegistryOptions {
@@ -32,8 +34,15 @@ export interface RegistryOptions {
 
 export type OpenResult = { ok: true; registry: TenantRegistry } | { ok: false; problems: string[] };
 
-const status = (ok: boolean, tenantCount: number, problems: readonly string[] = []): ReloadStatus =>
-  Object.freeze({ at: new Date(), ok, tenantCount, problems: Object.freeze([...problems]) });
+const status = (
+  ok: boolean,
+  tenantCount: number,
+  problems: readonly string[] = [],
+  durationMs = 0,
+): ReloadStatus =>
+  Object.freeze({ at: new Date(), ok, tenantCount, problems: Object.freeze([...problems]), durationMs });
+
+const since = (started: number) => Math.round((performance.now() - started) * 10) / 10;
 
 /**
  * Holds the current tenant set and reloads it the way jose reloads a remote JWKS:
@@ -128,26 +137,27 @@ export class TenantRegistry {
     let next: TenantSet;
     try {
       const result = await this.#read(file);
-      if (!result.ok) return this.#reject(result.problems);
+      if (!result.ok) return this.#reject(result.problems, started);
       next = TenantSet.from(result.config);
     } catch (error) {
-      return this.#reject([`${file}: ${error instanceof Error ? error.message : String(error)}`]);
+      return this.#reject([`${file}: ${error instanceof Error ? error.message : String(error)}`], started);
     }
     try {
       const problems = (await this.#options.check?.(next)) ?? [];
-      if (problems.length > 0) return this.#reject(problems);
+      if (problems.length > 0) return this.#reject(problems, started);
     } catch (error) {
-      return this.#reject([
-        `tenant set check failed: ${error instanceof Error ? error.message : String(error)}`,
-      ]);
+      return this.#reject(
+        [`tenant set check failed: ${error instanceof Error ? error.message : String(error)}`],
+        started,
+      );
     }
 
     const previous = this.#current;
     this.#current = next;
-    const done = status(true, next.size);
-    this.#status = done;
     // durationMs: read, validate, build and swap (onSwap's table sync runs after, off the request path).
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const durationMs = since(started);
+    const done = status(true, next.size, [], durationMs);
+    this.#status = done;
     logger.info(
       { ...diffTenantSets(previous, next), tenantCount: next.size, durationMs },
       'tenants reloaded',
@@ -164,8 +174,8 @@ export class TenantRegistry {
     return done;
   }
 
-  #reject(problems: readonly string[]): ReloadStatus {
-    this.#status = status(false, this.#current.size, problems);
+  #reject(problems: readonly string[], started: number): ReloadStatus {
+    this.#status = status(false, this.#current.size, problems, since(started));
     this.#options.logger.warn({ problems: this.#status.problems }, 'tenants reload rejected');
     return this.#status;
   }

@@ -6,7 +6,9 @@ import type { TenantSecrets } from './secrets-file.js';
 
 /**
  * Where each tenant's rows are, as the main database's tenants table records it (SPEC §10);
- * `purged` for a tombstone of `tenants purge` (SPEC §11): it has no rows anywhere.
+ * `purged` for a tombstone of `tenants purge` (SPEC §11): it has no rows anywhere. Only the
+ * exceptions are listed: a tenant not in the map is in the shared database (so a reload of
+ * 10,000 shared tenants reads no rows here, not 10,000).
  */
 export type Placements = ReadonlyMap<number, Isolation | 'purged'>;
 
@@ -17,7 +19,8 @@ interface Queryable {
 
 export async function readPlacements(db: Queryable): Promise<Placements> {
   const { rows } = await db.query<{ id: number; isolation: Isolation | 'purged' }>(
-    "SELECT id, CASE WHEN purged_at IS NULL THEN isolation ELSE 'purged' END AS isolation FROM app.tenants",
+    `SELECT id, CASE WHEN purged_at IS NULL THEN isolation ELSE 'purged' END AS isolation FROM app.tenants
+      WHERE isolation <> 'shared' OR purged_at IS NOT NULL`,
   );
   return new Map(rows.map((row) => [row.id, row.isolation]));
 }

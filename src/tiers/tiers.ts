@@ -21,6 +21,7 @@ export interface TiersOptions {
 export class Tiers {
   readonly #options: TiersOptions;
   #placements: Placements = new Map();
+  #adopted = false;
   #secrets: TenantSecrets = new Map();
   #refreshing: Promise<void> | undefined;
   #refreshAgain: Promise<void> | undefined;
@@ -78,9 +79,14 @@ export class Tiers {
   }
 
   #adopt(placements: Placements, secrets: TenantSecrets): void {
-    for (const [tenantId, place] of placements) {
+    // Both lists name exceptions only (absent: shared), so a move back to shared is a tenant
+    // that left the list.
+    const first = !this.#adopted;
+    this.#adopted = true;
+    for (const tenantId of new Set([...placements.keys(), ...this.#placements.keys()])) {
       const before = this.#placements.get(tenantId) ?? 'shared';
-      if (this.#placements.size > 0 && place !== before && place !== 'purged') {
+      const place = placements.get(tenantId) ?? 'shared';
+      if (!first && place !== before && place !== 'purged') {
         this.#options.logger?.info(
           { tenantId, from: before, to: place },
           'tenant moved: now served from its new place',

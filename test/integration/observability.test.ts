@@ -174,13 +174,19 @@ describe('/metrics', () => {
     expect(text).not.toMatch(/path="\/metrics"/);
   });
 
-  it('counts tenant reloads by outcome', async () => {
-    expect((await t.registry.reload()).ok).toBe(true);
+  it('counts tenant reloads by outcome, and times them', async () => {
+    const good = await t.registry.reload();
+    expect(good.ok).toBe(true);
     await t.writeTenants('{ not json');
-    expect((await t.registry.reload()).ok).toBe(false);
+    const bad = await t.registry.reload();
+    expect(bad.ok).toBe(false);
     const { text } = await metrics();
     expect(text).toMatch(/^tenantql_tenant_reloads_total\{outcome="success"\} 1$/m);
     expect(text).toMatch(/^tenantql_tenant_reloads_total\{outcome="failure"\} 1$/m);
+    expect(text).toMatch(/^tenantql_tenant_reload_duration_seconds_count 2$/m);
+    const sum = Number(text.match(/^tenantql_tenant_reload_duration_seconds_sum (\S+)$/m)?.[1]);
+    expect(sum).toBeCloseTo((good.durationMs + bad.durationMs) / 1000, 6);
+    expect(good.durationMs).toBeGreaterThan(0);
   });
 });
 
