@@ -192,7 +192,7 @@ async function startServices(
     logger,
     // Reloads begin once we listen (SIGHUP is ours from then on), after the pools exist.
     check: (next: TenantSet) => tiers!.check(next),
-    onSwap: (next) => syncTenantsTable!(next),
+    onSwap: (next, previous) => syncTenantsTable!(next, previous),
   });
   if (!opened.ok) {
     throw new StartupFailure(

@@ -1,9 +1,13 @@
 import pg from 'pg';
 import type { TenantSet } from '../tenancy/tenant-set.js';
+import type { Tenant } from '../tenancy/tenants-file.js';
 import type { Pool } from './pool.js';
 
-/** Writes the tenants table from a tenant set. */
-export type SyncTenantsTable = (tenants: TenantSet) => Promise<void>;
+/**
+ * Writes the tenants table from a tenant set. Given the set it replaces (a reload), only what
+ * changed since is written, if that set was the last one written here.
+ */
+export type SyncTenantsTable = (tenants: TenantSet, previous?: TenantSet) => Promise<void>;
 
 /** Start-up fails with this line when no role may sync the tenants table. */
 export const NO_SYNC_ROLE =
@@ -11,7 +15,9 @@ export const NO_SYNC_ROLE =
 
 /**
  * Upserts the tenants table from the file through app.sync_tenants (SECURITY DEFINER; tenants
- * missing from the file are marked removed, none of their data is deleted), as a role that
+ * missing from the file are marked removed, none of their data is deleted) at start, and on a
+ * reload through app.sync_tenant_changes with only the tenants new or changed and the ids gone
+ * (10,000 unchanged tenants cost PostgreSQL nothing then), as a role that
  * serves no tenant requests: the admin pool, which serves only the system host, else a
  * connection as the owner (DATABASE_OWNER_URL) opened for the sync and closed after it.
  * Undefined when neither is configured; the runtime role may not execute the function.
@@ -21,26 +27,78 @@ export function tenantsTableSync(options: {
   ownerUrl: string | undefined;
 }): SyncTenantsTable | undefined {
   const { adminPool, ownerUrl } = options;
-  if (adminPool) return (tenants) => sync(adminPool, tenants);
-  if (!ownerUrl) return undefined;
-  return async (tenants) => {
-    const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
-    try {
-      await client.connect();
-      await sync(client, tenants);
-    } finally {
-      await client.end();
+  let through: (work: (db: Pool | pg.Client) => Promise<void>) => Promise<void>;
+  if (adminPool) through = (work) => work(adminPool);
+  else if (ownerUrl) {
+    through = async (work) => {
+      const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
+      try {
+        await client.connect();
+        await work(client);
+      } finally {
+        await client.end();
+      }
+    };
+  } else return undefined;
+  // The set this process last wrote, whole: a reload from it sends only the difference.
+  let written: TenantSet | undefined;
+  return async (tenants, previous) => {
+    const base = previous && previous === written ? previous : undefined;
+    written = undefined; // until this write succeeds, the next one writes the whole set
+    const changes = base ? changesBetween(base, tenants) : undefined;
+    if (changes?.changed.length === 0 && changes.removed.length === 0) {
+      written = tenants;
+      return;
     }
+    await through((db) =>
+      changes
+        ? db
+            .query('SELECT app.sync_tenant_changes($1::jsonb, $2::integer[])', [
+              JSON.stringify(changes.changed),
+              changes.removed,
+            ])
+            .then(() => {})
+        : db
+            .query('SELECT app.sync_tenants($1::jsonb)', [JSON.stringify(tenants.all().map(rowOf))])
+            .then(() => {}),
+    );
+    written = tenants;
   };
 }
 
-async function sync(db: Pool | pg.Client, tenants: TenantSet): Promise<void> {
-  const rows = tenants.all().map((t) => ({
-    id: t.id,
-    subdomain: t.subdomain,
-    name: t.name,
-    kind: t.kind,
-    disabled: t.disabled,
-  }));
-  await db.query('SELECT app.sync_tenants($1::jsonb)', [JSON.stringify(rows)]);
+interface Row {
+  id: number;
+  subdomain: string;
+  name: string;
+  kind: string;
+  disabled: boolean;
+}
+
+const rowOf = (t: Tenant): Row => ({
+  id: t.id,
+  subdomain: t.subdomain,
+  name: t.name,
+  kind: t.kind,
+  disabled: t.disabled,
+});
+
+/** The rows of `next` new or different from `previous` (in the table's columns), and the ids gone. */
+function changesBetween(previous: TenantSet, next: TenantSet): { changed: Row[]; removed: number[] } {
+  const changed: Row[] = [];
+  for (const tenant of next.all()) {
+    const before = previous.byId(tenant.id);
+    if (
+      !before ||
+      before.subdomain !== tenant.subdomain ||
+      before.name !== tenant.name ||
+      before.kind !== tenant.kind ||
+      before.disabled !== tenant.disabled
+    )
+      changed.push(rowOf(tenant));
+  }
+  const removed = previous
+    .all()
+    .filter((t) => !next.byId(t.id))
+    .map((t) => t.id);
+  return { changed, removed };
 }

@@ -315,7 +315,7 @@ async function provisionDatabase(
 /**
  * tenantql's migrations and the product's, as the tenant database's owner, so it owns what
  * they create; then what differs from the main database: the SELECT group (`_ro`'s) may not
- * execute app.sync_tenants, which the migrations grant to every admin group. `loginUrl` is any
+ * execute app.sync_tenants or app.sync_tenant_changes, which the migrations grant to every admin group. `loginUrl` is any
  * login that may `SET ROLE` to the owner: the superuser at provision, the shared owner role
  * (`tenantql migrate`, DATABASE_OWNER_URL) afterwards.
  */
@@ -331,6 +331,9 @@ export async function migrateDedicated(
   try {
     await client.query(`SET ROLE ${ident(names.owner)}`);
     await client.query(`REVOKE EXECUTE ON FUNCTION app.sync_tenants(jsonb) FROM ${ident(names.admin)}`);
+    await client.query(
+      `REVOKE EXECUTE ON FUNCTION app.sync_tenant_changes(jsonb, integer[]) FROM ${ident(names.admin)}`,
+    );
   } finally {
     await client.end();
   }

@@ -167,7 +167,7 @@ export class TestApp {
       file: tenantsFile,
       logger,
       check: (next) => tiers.check(next),
-      onSwap: (next) => syncTenantsTable(next),
+      onSwap: (next, previous) => syncTenantsTable(next, previous),
     });
     if (!opened.ok) throw new Error(opened.problems.join('\n'));
     const problems = await tiers.check(opened.registry.current);

@@ -30,16 +30,57 @@ const tenantRow = (url: string, id: number) =>
   });
 
 describe('the tenants registry', () => {
-  it('cannot be written by the runtime role: EXECUTE on app.sync_tenants is refused', async () => {
+  it('cannot be written by the runtime role: EXECUTE on app.sync_tenants and app.sync_tenant_changes is refused', async () => {
     await withClient(db.appUrl, async (c) => {
       await expect(c.query("SELECT app.sync_tenants('[]'::jsonb)")).rejects.toEqual(
         expect.objectContaining({ code: '42501' }),
       );
-      const { rows } = await c.query(
-        "SELECT has_function_privilege('app.sync_tenants(jsonb)', 'EXECUTE') AS may",
+      await expect(c.query("SELECT app.sync_tenant_changes('[]'::jsonb, '{2}')")).rejects.toEqual(
+        expect.objectContaining({ code: '42501' }),
       );
-      expect(rows[0].may).toBe(false);
+      const { rows } = await c.query(
+        `SELECT has_function_privilege('app.sync_tenants(jsonb)', 'EXECUTE') AS whole,
+                has_function_privilege('app.sync_tenant_changes(jsonb, integer[])', 'EXECUTE') AS changes`,
+      );
+      expect(rows[0]).toEqual({ whole: false, changes: false });
     });
+  });
+
+  it('a reload writes what changed: a new tenant, a renamed one, one gone; the others are not touched', async () => {
+    const t = await TestApp.start();
+    try {
+      const rows = () =>
+        withClient(t.db.superuserUrl, async (c) => {
+          const { rows } = await c.query(
+            'SELECT id, name, removed_at IS NULL AS present, updated_at FROM app.tenants ORDER BY id',
+          );
+          return new Map(rows.map((r) => [r.id as number, r]));
+        });
+      const before = await rows();
+      const next = {
+        ...withTenant5,
+        tenants: withTenant5.tenants
+          .filter((x) => x.id !== 4)
+          .map((x) => (x.id === 3 ? { ...x, name: 'Tenant Two, renamed' } : x)),
+      };
+      await t.writeTenants(next);
+      expect((await t.registry.reload()).ok).toBe(true);
+      const after = await rows();
+      expect(after.get(5)).toMatchObject({ present: true, name: 'Tenant Four' });
+      expect(after.get(3)).toMatchObject({ present: true, name: 'Tenant Two, renamed' });
+      expect(after.get(4)).toMatchObject({ present: false });
+      for (const id of [1, 2, 81]) expect(after.get(id)).toEqual(before.get(id));
+      // Back as it was: the same three rows change again, nothing else.
+      await t.writeTenants(defaultTenants);
+      expect((await t.registry.reload()).ok).toBe(true);
+      const again = await rows();
+      expect(again.get(4)).toMatchObject({ present: true });
+      expect(again.get(5)).toMatchObject({ present: false });
+      expect(again.get(3)).toMatchObject({ name: 'Tenant Two' });
+      for (const id of [1, 2, 81]) expect(again.get(id)).toEqual(before.get(id));
+    } finally {
+      await t.close();
+    }
   });
 
   it.each([
