@@ -1,5 +1,6 @@
 import { type GraphQLSchema, printSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { SessionRevocations } from './auth/session-revocations.js';
 import { StreamCredentials } from './auth/stream-credentials.js';
 import type { TokenVerifier } from './auth/verify.js';
 import { EventBus } from './cache/events.js';
@@ -101,14 +102,24 @@ export function createApp(deps: AppDeps): App {
   });
   metrics.observeRegistry(deps.registry);
   const events = deps.events ?? new EventBus(undefined, logger);
-  // Streams end when their credential does: at exp, on a key's revocation, and here, on a reload.
+  // revokeSessions: each tenant's revocations, read where its rows live, news through `events`.
+  const sessions = new SessionRevocations({
+    route: (tenant) => router.request(tenant),
+    events,
+    valkeyState: deps.valkeyState ?? (() => 'in-process'),
+    maxTtlSeconds: config.jwt.maxTtlSeconds,
+    logger,
+  });
+  // Streams end when their credential does: at exp, on a key's or a session's revocation, and
+  // here, on a reload.
   const streams =
     deps.streams ?? new StreamCredentials({ tenants: () => deps.registry.current, events, logger });
+  streams.followSessions(sessions);
   deps.registry.onReload(() => streams.recheck());
   const adminSchema = deps.adminSchema ?? defaultAdminSchema();
   const isolationOf =
     deps.isolationOf ?? ((tenantId: number) => deps.registry.current.byId(tenantId)?.isolation ?? 'shared');
-  const contextDeps = { logger, events, dataKeys: deps.dataKeys, onQuery: deps.onQuery };
+  const contextDeps = { logger, events, sessions, dataKeys: deps.dataKeys, onQuery: deps.onQuery };
   return createYoga<Record<string, unknown>, Context>({
     // Per request: the system host gets the admin schema, every other host the tenant schema.
     // Separate schemas, so introspection on a tenant host cannot show an admin field.
@@ -161,6 +172,7 @@ export function createApp(deps: AppDeps): App {
         ...newContext(contextDeps, router.event(base.tenant), base.tenant, base.principal, base.requestId),
       }),
       streams,
+      sessions,
       rateLimiter: deps.rateLimiter,
       cache: deps.cache && { store: deps.cache, schemaVersion: schemaVersion(deps.schema, config) },
       valkeyState: deps.valkeyState,

@@ -36,6 +36,14 @@ export interface Config {
     readonly tenantClaim: string;
     /** Where a user token's tenant comes from. @default { kind: 'claim', claim: tenantClaim } */
     readonly tenantStrategy: TenantStrategy;
+    /** JWT_ROLES_CLAIM: a user token's roles (auth/roles.ts), a claim name or dotted path. @default roles */
+    readonly rolesClaim: string;
+    /**
+     * JWT_MAX_TTL_SECONDS: the longest a user token may live (`exp` − `iat`, or `exp` − now
+     * without `iat`); a longer one is 401. It bounds how long a revokeSessions entry must be
+     * kept (auth/session-revocations.ts). @default 604800 (7 days)
+     */
+    readonly maxTtlSeconds: number;
     /** True when the secret is the built-in development one. */
     readonly devSecret: boolean;
   };
@@ -149,6 +157,8 @@ const envSchema = z.object({
   JWT_TENANT_FROM: z.enum(['claim', 'group']).default('claim'),
   JWT_GROUPS_CLAIM: optionalText,
   JWT_TENANT_GROUP_PREFIX: optionalText,
+  JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+  JWT_MAX_TTL_SECONDS: int(604_800, 60, 31_536_000),
   SERVICE_JWT_SECRET: optionalText,
   SERVICE_JWKS_URL: url,
   PG_POOL_MAX: int(10, 1, 1000),
@@ -281,6 +291,8 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
               prefix: e.JWT_TENANT_GROUP_PREFIX ?? '',
             }
           : { kind: 'claim', claim: e.JWT_TENANT_CLAIM },
+      rolesClaim: e.JWT_ROLES_CLAIM,
+      maxTtlSeconds: e.JWT_MAX_TTL_SECONDS,
       devSecret: userSecret === DEV_JWT_SECRET,
     },
     serviceJwt: {
@@ -314,12 +326,13 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
 /** A claim name, or a dotted path to one: no part may be empty, and no space may surround it. */
 const isClaimName = (name: string) => name.trim() === name && name.split('.').every((part) => part !== '');
 
-/** JWT_TENANT_FROM and the variables that only one of its strategies reads. */
+/** The claim names (JWT_TENANT_CLAIM, JWT_GROUPS_CLAIM, JWT_ROLES_CLAIM), JWT_TENANT_FROM and the variables only one of its strategies reads. */
 function tenantStrategyProblems(e: z.infer<typeof envSchema>): string[] {
   const problems: string[] = [];
   for (const [name, value] of [
     ['JWT_TENANT_CLAIM', e.JWT_TENANT_CLAIM],
     ['JWT_GROUPS_CLAIM', e.JWT_GROUPS_CLAIM],
+    ['JWT_ROLES_CLAIM', e.JWT_ROLES_CLAIM],
   ] as const) {
     if (value !== undefined && !isClaimName(value))
       problems.push(

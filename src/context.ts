@@ -1,4 +1,5 @@
 import type { Principal } from './auth/principal.js';
+import type { SessionRevoker } from './auth/session-revocations.js';
 import type { EventBus } from './cache/events.js';
 import type { FieldEncryption } from './crypto/field-encryption.js';
 import type { RequestTransaction } from './db/request-transaction.js';
@@ -18,6 +19,8 @@ export interface Context {
   readonly loaders: RequestLoaders;
   /** Tenant events (subscriptions); publish from `db.afterCommit` so a rollback sends nothing. */
   readonly events: EventBus;
+  /** revokeSessions: a subject's user tokens, revoked in the request's transaction. */
+  readonly sessions: SessionRevoker;
   /** The tenant's field encryption (SPEC §12); a product's columns use it through `defineEncryptedColumn`. */
   readonly encryption: FieldEncryption;
 }

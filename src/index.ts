@@ -2,7 +2,8 @@
  * tenantql as a library: what a team imports to build its own product on it (the demo in
  * src/example/ is built on exactly this). The README's "Build your own product" walks through it.
  *
- * - `builder`: the Pothos schema builder, with the tenant context, auth scopes, the DateTime
+ * - `builder`: the Pothos schema builder, with the tenant context, auth scopes (`AUTHENTICATED`,
+ *   `MEMBER`, `ADMIN`, `ADMIN_USER`: what each role, key scope and service may do), the DateTime
  *   scalar, the Node interface and node(id), viewer, tenant, API keys and the audit log already
  *   on it. A product adds its types and calls `builder.toSchema()`.
  * - helpers for global ids, pages and connections, input checks and errors;
@@ -15,6 +16,7 @@
  * Adding or removing an export changes the contract: test/unit/public-api.test.ts lists them.
  */
 export type { Principal } from './auth/principal.js';
+export type { ApiKeyScope, Role } from './auth/roles.js';
 export {
   defineTopic,
   type Topic,
@@ -48,7 +50,7 @@ export {
   pageFrom,
   toConnection,
 } from './graphql/ids.js';
-export { AUTHENTICATED, builder } from './graphql/index.js';
+export { ADMIN, ADMIN_USER, AUTHENTICATED, builder, MEMBER } from './graphql/index.js';
 export { email, optionalText, requiredText, rowId, rowIdOrNull } from './graphql/inputs.js';
 export {
   byKeys,

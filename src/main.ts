@@ -2,6 +2,7 @@ import { access, copyFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { relative } from 'node:path';
 import { createApp } from './app.js';
+import { roleClaims } from './auth/roles.js';
 import { strategyClaims } from './auth/tenant-claim.js';
 import { createTokenVerifier, signToken } from './auth/verify.js';
 import { startValkeyServices } from './cache/services.js';
@@ -394,8 +395,12 @@ async function printWelcome(config: Config, registry: TenantRegistry, port: numb
       ttl: '12h',
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
-      // Under JWT_TENANT_FROM=group the tenant is named by its group, not the id claim.
-      claims: strategyClaims(config.jwt.tenantStrategy, first.subdomain),
+      // Under JWT_TENANT_FROM=group the tenant is named by its group, not the id claim. The
+      // tenant's admin: the demo may try every mutation.
+      claims: {
+        ...strategyClaims(config.jwt.tenantStrategy, first.subdomain),
+        ...roleClaims(config.jwt.rolesClaim, 'admin'),
+      },
     });
     lines.push(
       '',

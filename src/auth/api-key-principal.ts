@@ -1,4 +1,4 @@
-import { findLiveApiKey } from '../db/queries/api-keys.js';
+import { findLiveApiKey, type LiveApiKey } from '../db/queries/api-keys.js';
 import { RequestTransaction, runInTransaction } from '../db/request-transaction.js';
 import type { TransactionRoute } from '../db/router.js';
 import { unauthenticated } from '../errors.js';
@@ -8,10 +8,7 @@ import { parseApiKey, secretMatches } from './api-key.js';
 import type { Principal } from './principal.js';
 
 /** Finds the live key with `prefix` among `tenant`'s keys only. */
-export type ApiKeyLookup = (
-  tenant: Tenant,
-  prefix: string,
-) => Promise<{ id: string; secret_hash: Buffer } | undefined>;
+export type ApiKeyLookup = (tenant: Tenant, prefix: string) => Promise<LiveApiKey | undefined>;
 
 export interface ApiKeyLookupOptions {
   /** Where the tenant's transactions run (db/router.ts): keys live with the tenant's rows. */
@@ -62,5 +59,5 @@ export async function principalFromApiKey(
   if (!parsed) throw invalid();
   const row = await lookup(tenant, parsed.prefix);
   if (!secretMatches(parsed.secretHash, row?.secret_hash)) throw invalid();
-  return { kind: 'API_KEY', subject: `apikey:${row!.id}`, apiKeyId: row!.id };
+  return { kind: 'API_KEY', subject: `apikey:${row!.id}`, apiKeyId: row!.id, scope: row!.scope };
 }

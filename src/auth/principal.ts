@@ -2,6 +2,7 @@ import type { TenantStrategy } from '../config.js';
 import { forbidden, tenantMismatch, unauthenticated } from '../errors.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import { parseTenantId, type Tenant, tenantKind } from '../tenancy/tenants-file.js';
+import { type ApiKeyScope, type Role, roleFromClaims } from './role-claim.js';
 import { namedTenant, readClaim, type TenantRef } from './tenant-claim.js';
 import type { TokenVerifier } from './verify.js';
 
@@ -9,14 +10,18 @@ import type { TokenVerifier } from './verify.js';
  * Who is calling, decided once per request before GraphQL runs. `expiresAt` is the token's `exp`
  * (seconds since the epoch): a subscription stream it opened ends then (auth/stream-credentials.ts).
  * A user's `tenantRef` says how the token named the tenant when not by id, so that a stream ends
- * when a reload takes that name away.
+ * when a reload takes that name away; `role` is what it may do in the tenant (auth/roles.ts), and
+ * `issuedAt` its `iat`, if it has one (a revocation covers tokens issued up to its moment).
+ * An API key's `scope` is fixed at its creation.
  */
 export type Principal =
   | { readonly kind: 'ANONYMOUS' }
   | {
       readonly kind: 'USER';
       readonly subject: string;
+      readonly role: Role;
       readonly expiresAt: number;
+      readonly issuedAt?: number;
       readonly tenantRef?: TenantRef;
     }
   | {
@@ -25,7 +30,12 @@ export type Principal =
       readonly actorTenantId: number;
       readonly expiresAt: number;
     }
-  | { readonly kind: 'API_KEY'; readonly subject: string; readonly apiKeyId: string };
+  | {
+      readonly kind: 'API_KEY';
+      readonly subject: string;
+      readonly apiKeyId: string;
+      readonly scope: ApiKeyScope;
+    };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
 
@@ -36,7 +46,7 @@ export const ANONYMOUS: Principal = Object.freeze({ kind: 'ANONYMOUS' });
  */
 const UNUSABLE_IN_SUBJECT = /[\p{Cc}\p{Cs}]/u;
 
-function isUsableSubject(subject: string): boolean {
+export function isUsableSubject(subject: string): boolean {
   return subject !== '' && !UNUSABLE_IN_SUBJECT.test(subject);
 }
 
@@ -48,6 +58,10 @@ export interface BearerContext {
   tenantClaim: string;
   /** Where a user token names its tenant. */
   tenantStrategy: TenantStrategy;
+  /** JWT_ROLES_CLAIM: where a user token names its roles. */
+  rolesClaim: string;
+  /** Whether revokeSessions revoked a user token (auth/session-revocations.ts); sync when it knows. */
+  isRevoked: (tenant: Tenant, subject: string, issuedAt: number | undefined) => boolean | Promise<boolean>;
 }
 
 /**
@@ -74,7 +88,20 @@ export async function principalFromBearer(token: string, ctx: BearerContext): Pr
       throw unauthenticated('A user token cannot act for a virtual tenant.');
     if (ctx.tenant.kind === 'virtual') throw forbidden('This host accepts only its own service tokens.');
     if (named.id !== ctx.tenant.id) throw tenantMismatch();
-    return { kind: 'USER', subject, expiresAt, ...(named.ref && { tenantRef: named.ref }) };
+    const issuedAt = typeof claims.iat === 'number' ? claims.iat : undefined;
+    // Checked on every request, cached verdict or not (auth/verified-tokens.ts remembers only
+    // the signature's): a revocation applies to the very next request with the same bytes.
+    const revoked = ctx.isRevoked(ctx.tenant, subject, issuedAt);
+    if (revoked === true || (revoked !== false && (await revoked)))
+      throw unauthenticated('The session was revoked.');
+    return {
+      kind: 'USER',
+      subject,
+      role: roleFromClaims(claims, ctx.rolesClaim),
+      expiresAt,
+      ...(issuedAt !== undefined && { issuedAt }),
+      ...(named.ref && { tenantRef: named.ref }),
+    };
   }
 
   // Service tokens name their virtual tenant by id, whatever the user tokens' strategy.

@@ -1,4 +1,5 @@
 import type { EventBus } from '../cache/events.js';
+import { hashSegment } from '../cache/keyspace.js';
 import type { Context } from '../context.js';
 import { isApiKeyLive } from '../db/queries/api-keys.js';
 import type { Db } from '../db/queries/rows.js';
@@ -7,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { type Principal, serviceMayAct } from './principal.js';
+import { covers, type SessionRevocations } from './session-revocations.js';
 import { tenantRefProblem } from './tenant-claim.js';
 
 /** Keeps each stream's credential under watch (StreamCredentials, below). */
@@ -70,6 +72,7 @@ export function credentialProblem(
 }
 
 const keyRevoked = () => unauthenticated('The API key was revoked.');
+const sessionRevoked = () => unauthenticated('The session was revoked.');
 
 export interface StreamCredentialsOptions {
   /** The tenant set in force now (the registry's current one). */
@@ -90,13 +93,14 @@ interface Watched {
 /**
  * Every open subscription stream, bound to the credential that opened it, and ended (once, with
  * the error of credentialProblem) as soon as that credential stops being valid: by a timer at the
- * token's `exp`, on a revocation message for its API key, and on every reload (recheck). Before
- * each event the stream also asks (StreamWatch), so no event is delivered after that moment even
+ * token's `exp`, on a revocation message for its API key or its user's sessions (followSessions),
+ * and on every reload (recheck). Before each event the stream also asks (StreamWatch), so no event is delivered after that moment even
  * if a message was lost. A stream is here only while it is open: each entry is removed when its
  * stream ends, however it ends, so the set is bounded by the open connections.
  */
 export class StreamCredentials implements StreamGuard {
   readonly #open = new Set<Watched>();
+  #sessions: SessionRevocations | undefined;
 
   constructor(private readonly options: StreamCredentialsOptions) {}
 
@@ -132,6 +136,23 @@ export class StreamCredentials implements StreamGuard {
   }
 
   /**
+   * Ends user streams whose token revokeSessions revoked: at once when this instance learns of
+   * a revocation (its own, a notice from another instance, or a periodic read), and before each
+   * event from what it knows (#check). The app calls this once with its revocations.
+   */
+  followSessions(sessions: SessionRevocations): void {
+    this.#sessions = sessions;
+    sessions.onRevoked((tenantId, subjectHash, revokedAt) => {
+      for (const stream of this.#open) {
+        const { tenant, principal } = stream.credential;
+        if (principal.kind !== 'USER' || tenant.id !== tenantId) continue;
+        if (covers(revokedAt, principal.issuedAt) && hashSegment(principal.subject) === subjectHash)
+          this.#end(stream, sessionRevoked());
+      }
+    });
+  }
+
+  /**
    * Re-checks every open stream against the current tenant set; call after each reload. One
    * log line for all the streams it ends (a disabled tenant may have thousands).
    */
@@ -155,9 +176,18 @@ export class StreamCredentials implements StreamGuard {
 
   #check(stream: Watched): boolean {
     if (!this.#open.has(stream)) return false;
-    const problem = credentialProblem(stream.credential, this.options.tenants(), Date.now());
+    const problem =
+      credentialProblem(stream.credential, this.options.tenants(), Date.now()) ?? this.#revoked(stream);
     if (problem) this.#end(stream, problem);
     return problem === undefined;
+  }
+
+  #revoked(stream: Watched): AppError | undefined {
+    const { tenant, principal } = stream.credential;
+    if (principal.kind !== 'USER' || !this.#sessions) return undefined;
+    return this.#sessions.isRevokedNow(tenant.id, principal.subject, principal.issuedAt)
+      ? sessionRevoked()
+      : undefined;
   }
 
   async #checkIn(stream: Watched, db: Db): Promise<boolean> {

@@ -22,7 +22,7 @@ const JWKS_COOLDOWN_MS = 1_000;
 /** A key removed from the JWKS stops verifying within this time even if no new kid forces a refetch. */
 const JWKS_CACHE_MAX_AGE_MS = 5 * 60_000;
 /** Seconds of clock skew allowed on exp, nbf and iat. */
-const CLOCK_TOLERANCE_S = 30;
+export const CLOCK_TOLERANCE_S = 30;
 
 export type TokenKind = 'user' | 'service';
 export interface VerifiedToken {
@@ -57,6 +57,7 @@ function keySource(secret: string | undefined, jwksUrl: string | undefined): Key
 
 export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>): TokenVerifier {
   const user = keySource(config.jwt.secret, config.jwt.jwksUrl);
+  const maxTtl = config.jwt.maxTtlSeconds;
   const service = keySource(config.serviceJwt.secret, config.serviceJwt.jwksUrl);
   // jose requires neither exp nor sub by default; a token without them is refused (SPEC §6).
   // Issuer and audience, when configured, apply to both kinds: they name this API, not the key.
@@ -77,8 +78,14 @@ export function createTokenVerifier(config: Pick<Config, 'jwt' | 'serviceJwt'>):
       if (!source) throw new Error(`no ${isService ? 'service' : 'user'} key configured`);
       const { payload } = await verifyWith(token, source, isService, claimOptions);
       // jose checks iat only with maxTokenAge; a token issued in the future is forged or skewed.
-      if (typeof payload.iat === 'number' && payload.iat > Date.now() / 1000 + CLOCK_TOLERANCE_S) {
+      const now = Date.now() / 1000;
+      if (typeof payload.iat === 'number' && payload.iat > now + CLOCK_TOLERANCE_S) {
         throw new Error('iat is in the future');
+      }
+      // A user token lives at most JWT_MAX_TTL_SECONDS, so a revocation need be kept no longer
+      // (auth/session-revocations.ts). Without iat its age is unknown: what is left of it counts.
+      if (!isService && (payload.exp as number) - (payload.iat ?? now) > maxTtl + CLOCK_TOLERANCE_S) {
+        throw new Error('the token lives longer than JWT_MAX_TTL_SECONDS');
       }
       return { kind: isService ? 'service' : 'user', claims: payload };
     },

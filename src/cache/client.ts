@@ -245,10 +245,24 @@ export class ValkeyClient {
   /**
    * The pub/sub connection, made on first use. Unlike commands, SUBSCRIBE may wait for a
    * reconnect (offline queue on), and ioredis re-subscribes every channel after one.
+   *
+   * No ready check (INFO) on it: ioredis writes a SUBSCRIBE issued between the TCP connect and
+   * `ready` at once (Valkey allows it while loading), which puts the connection in subscriber
+   * mode; the ready check's INFO then fails ("Connection in subscriber mode"), and ioredis drops
+   * the connection as fatally broken, rejecting the SUBSCRIBEs still queued and, never having
+   * been ready, re-subscribing none. Every instance would lose `{sys}:placements` and its
+   * events whenever a request subscribed in that window (a tenant's first user token does:
+   * auth/session-revocations.ts). This connection only sends SUBSCRIBE, UNSUBSCRIBE and PING,
+   * all fine while Valkey loads, so it has nothing to wait for.
    */
   subscriber(): Connection {
     if (!this.#subscriber) {
-      const override = { enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null };
+      const override = {
+        enableOfflineQueue: true,
+        enableReadyCheck: false,
+        commandTimeout: undefined,
+        maxRetriesPerRequest: null,
+      };
       this.#subscriber =
         this.connection instanceof Cluster
           ? this.connection.duplicate(undefined, {

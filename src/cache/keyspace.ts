@@ -63,9 +63,9 @@ const tenantId = z.number().int().min(1).max(MAX_TENANT_ID);
 
 /**
  * Pub/sub topics by name, and the messages each carries: ids only, never row data (a
- * subscriber reads the rows in its own transaction, under RLS). tenantql's own is
- * `revocations`; a product declares its topics here by declaration merging and registers how
- * to check their messages with `defineTopic`:
+ * subscriber reads the rows in its own transaction, under RLS). tenantql's own are
+ * `revocations` and `sessions`; a product declares its topics here by declaration merging and
+ * registers how to check their messages with `defineTopic`:
  *
  *   declare module 'tenantql' { interface Topics { invoices: { invoiceId: string } } }
  *   defineTopic('invoices', (m) => (typeof m.invoiceId === 'string' ? { invoiceId: m.invoiceId } : undefined));
@@ -73,6 +73,12 @@ const tenantId = z.number().int().min(1).max(MAX_TENANT_ID);
 export interface Topics {
   /** An API key of the tenant was revoked: its open subscription streams end, on every instance. */
   revocations: { apiKeyId: string };
+  /**
+   * revokeSessions: the user tokens of a subject (hashSegment of it: no identifier in Valkey)
+   * issued up to `revokedAt` (ms since the epoch) are revoked. A listener reads the tenant's
+   * revocations again from PostgreSQL, the authority (auth/session-revocations.ts).
+   */
+  sessions: { subjectHash: string; revokedAt: number };
 }
 
 export type Topic = keyof Topics & string;
@@ -107,6 +113,15 @@ function zodCheck<T extends Topic>(schema: z.ZodType<TopicMessage<T>>): TopicChe
 }
 
 defineTopic('revocations', zodCheck(z.object({ apiKeyId: rowId })));
+defineTopic(
+  'sessions',
+  zodCheck(
+    z.object({
+      subjectHash: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+      revokedAt: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    }),
+  ),
+);
 
 const envelope = z.looseObject({ t: tenantId });
 

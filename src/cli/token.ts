@@ -1,3 +1,4 @@
+import type { Role } from '../auth/roles.js';
 import { defineCommand, UsageError } from './command.js';
 
 /** A span jose's setExpirationTime takes, in the plain forms the help shows. */
@@ -8,7 +9,7 @@ export default defineCommand({
   name: 'token',
   summary: 'sign a user JWT (JWT_SECRET) or a service JWT (SERVICE_JWT_SECRET)',
   usage: [
-    '--tenant SUBDOMAIN_OR_ID --sub SUBJECT [--ttl 1h]',
+    '--tenant SUBDOMAIN_OR_ID --sub SUBJECT [--role viewer|member|admin] [--ttl 1h]',
     '--service VIRTUAL_ID [--sub SUBJECT] [--ttl 5m]',
   ],
   description: `Prints a JWT signed with the development or configured HS256 secret: a user token for a
@@ -19,6 +20,11 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
     tenant: { type: 'string', value: 'SUBDOMAIN_OR_ID', help: 'the tenant of a user token' },
     sub: { type: 'string', value: 'SUBJECT', help: "the token's subject (a service token: service-<ID>)" },
     service: { type: 'string', value: 'VIRTUAL_ID', help: 'a virtual tenant (80-99): sign a service token' },
+    role: {
+      type: 'string',
+      value: 'ROLE',
+      help: "a user token's role in JWT_ROLES_CLAIM: viewer, member or admin (default: no claim, which is member)",
+    },
     ttl: { type: 'string', value: 'DURATION', help: 'lifetime: 90s, 15m, 1h, 7d (default 1h; service 5m)' },
   },
   env: {
@@ -26,6 +32,8 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
     SERVICE_JWT_SECRET: 'signs service tokens (likewise)',
     TENANTS_FILE: 'where tenants are looked up (default ./tenants.json)',
     JWT_ISSUER: 'the iss claim, if set; JWT_AUDIENCE the aud claim; JWT_TENANT_CLAIM its name',
+    JWT_ROLES_CLAIM: 'where --role goes (default roles)',
+    JWT_MAX_TTL_SECONDS: 'the longest --ttl of a user token (default 7 days)',
     JWT_TENANT_FROM: 'group: the user token also gets JWT_GROUPS_CLAIM [JWT_TENANT_GROUP_PREFIX + subdomain]',
   },
   async run({ values }, env) {
@@ -33,8 +41,13 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
       throw new UsageError(`--ttl "${values.ttl}" is not a duration like 90s, 15m, 1h or 7d`);
     if (values.service === undefined && (!values.tenant || !values.sub))
       throw new UsageError('--tenant and --sub are required (or --service)');
+    if (values.role !== undefined && values.service !== undefined)
+      throw new UsageError('--role is for user tokens: a service token acts by its grants');
     const { signToken } = await import('../auth/verify.js');
     const { strategyClaims } = await import('../auth/tenant-claim.js');
+    const { ROLES, roleClaims } = await import('../auth/roles.js');
+    if (values.role !== undefined && !(ROLES as readonly string[]).includes(values.role))
+      throw new UsageError(`--role "${values.role}" is not one of ${ROLES.join(', ')}`);
     const { readConfig } = await import('../config.js');
     const { readTenantsFile } = await import('../tenancy/tenants-file.js');
     const config = readConfig(env);
@@ -76,6 +89,10 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
       return fail(`no tenant "${wanted}" in ${tenantsFile} (JWT_TENANT_FROM=group names it by subdomain)`);
     if (!jwt.secret)
       return fail('JWT_SECRET is not set (JWKS-signed tokens come from your identity provider)');
+    if (values.ttl !== undefined && seconds(values.ttl) > jwt.maxTtlSeconds)
+      return fail(
+        `--ttl ${values.ttl} is longer than JWT_MAX_TTL_SECONDS (${jwt.maxTtlSeconds}): the server would refuse it`,
+      );
     return print(
       await signToken({
         kind: 'user',
@@ -86,11 +103,20 @@ tenant of TENANTS_FILE, or a service token for a virtual tenant (80-99). Tokens 
         ttl: values.ttl ?? '1h',
         issuer: jwt.issuer,
         audience: jwt.audience,
-        ...(tenant && { claims: strategyClaims(jwt.tenantStrategy, tenant.subdomain) }),
+        claims: {
+          ...(tenant && strategyClaims(jwt.tenantStrategy, tenant.subdomain)),
+          ...roleClaims(jwt.rolesClaim, values.role as Role | undefined),
+        },
       }),
     );
   },
 });
+
+/** A span TTL accepts, in seconds. */
+function seconds(ttl: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[ttl.slice(-1) as 's' | 'm' | 'h' | 'd'];
+  return Number(ttl.slice(0, -1)) * unit;
+}
 
 function print(value: string): number {
   process.stdout.write(`${value}\n`);

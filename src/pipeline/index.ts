@@ -1,6 +1,7 @@
 import type { GraphQLSchema } from 'graphql';
 import type { YogaServerOptions } from 'graphql-yoga';
 import { createApiKeyLookup } from '../auth/api-key-principal.js';
+import type { SessionRevocations } from '../auth/session-revocations.js';
 import type { StreamGuard } from '../auth/stream-credentials.js';
 import type { TokenVerifier } from '../auth/verify.js';
 import type { RateLimiter } from '../cache/rate-limit.js';
@@ -51,6 +52,8 @@ export interface PipelineDeps {
   /** A subscription event's context: `base` with a fresh transaction of its own. */
   readonly forkForEvent: (base: Context) => Context;
   readonly streams: StreamGuard;
+  /** revokeSessions' revocations, as this instance knows them. */
+  readonly sessions: SessionRevocations;
   readonly rateLimiter?: RateLimiter;
   readonly cache?: { readonly store: ResponseCache; readonly schemaVersion: string };
   readonly valkeyState?: () => string;
@@ -91,12 +94,14 @@ export function requestPipeline(deps: PipelineDeps): Plugins {
     }),
     // 6. GraphiQL for browsers (development only), once the tenant is known.
     ...(config.production ? [] : [useTenantGraphiQL({ config, graphqlEndpoint })]),
-    // 7. The principal: a user or service token, an API key, or anonymous; failed credentials
-    //    are limited per client address, apart from the tenant's budget.
+    // 7. The principal: a user or service token (not one revokeSessions revoked), an API key, or
+    //    anonymous; failed credentials are limited per client address, apart from the tenant's budget.
     useAuthentication({
       verifier: deps.verifier,
       tenantClaim: config.jwt.tenantClaim,
       tenantStrategy: config.jwt.tenantStrategy,
+      rolesClaim: config.jwt.rolesClaim,
+      isRevoked: (tenant, subject, issuedAt) => deps.sessions.isRevoked(tenant, subject, issuedAt),
       apiKeys: createApiKeyLookup({
         route: (tenant) => deps.router.request(tenant),
         logger,

@@ -8,6 +8,7 @@ import {
 } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Principal } from '../auth/principal.js';
+import type { SessionRevoker } from '../auth/session-revocations.js';
 import type { StreamGuard, StreamWatch } from '../auth/stream-credentials.js';
 import type { EventBus } from '../cache/events.js';
 import type { Context } from '../context.js';
@@ -33,6 +34,7 @@ import { stateOf } from './state.js';
 export interface ContextDeps {
   readonly logger: Logger;
   readonly events: EventBus;
+  readonly sessions: SessionRevoker;
   readonly dataKeys: DataKeys;
   readonly onQuery?: () => void;
 }
@@ -59,7 +61,16 @@ export function newContext(
   );
   const loaders = new RequestLoaders(transaction);
   const encryption = new FieldEncryption(tenant.id, deps.dataKeys, deps.logger);
-  return { requestId, tenant, principal, db: transaction, loaders, events: deps.events, encryption };
+  return {
+    requestId,
+    tenant,
+    principal,
+    db: transaction,
+    loaders,
+    events: deps.events,
+    sessions: deps.sessions,
+    encryption,
+  };
 }
 
 /**

@@ -229,13 +229,18 @@ export class TestApp {
     return testApp;
   }
 
-  /** A user token for tenant `tenantId` (HS256 with the test secret). */
+  /**
+   * A user token for tenant `tenantId` (HS256 with the test secret). It is the tenant's admin
+   * (`roles: ["admin"]`), a user who may do everything a user could before roles existed;
+   * `roles` sets the claim's value instead, and `null` leaves the claim out (the default role).
+   */
   token(
     tenantId: number,
     subject = `user-${tenantId}`,
     ttl = '1h',
-    extra: { secret?: string } = {},
+    extra: { secret?: string; roles?: unknown } = {},
   ): Promise<string> {
+    const roles = extra.roles === undefined ? ['admin'] : extra.roles;
     return signToken({
       kind: 'user',
       secret: extra.secret ?? TEST_JWT_SECRET,
@@ -243,6 +248,7 @@ export class TestApp {
       tenantClaim: 'tid',
       tenantId,
       ttl,
+      ...(roles !== null && { claims: { roles } }),
     });
   }
 

@@ -126,6 +126,8 @@ describe('migration 004 on existing rows', () => {
       '006_product_tables.sql',
       '007_tenant_isolation.sql',
       '008_tenant_lifecycle.sql',
+      '009_api_key_scope.sql',
+      '010_session_revocations.sql',
       '011_sync_tenant_changes.sql',
       'product/001_demo_tables.sql',
       'product/002_encrypted_member_email.sql',

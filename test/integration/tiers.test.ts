@@ -118,12 +118,17 @@ describe('a dedicated tenant', () => {
           )
           .then((r) => r.rows.map((row) => row.usename).sort()),
       );
+    // A query first: a tenant's first user token also reads its revoked sessions
+    // (auth/session-revocations.ts), a read, so as _ro too, whatever the request is.
     const token = await t.token(6);
     const b = dedicatedNames(t.db.name, 6);
     expect(await backends()).toEqual([]);
+    const empty = await t.gql('bunker.localhost', READ, { token });
+    expect(empty.body.data?.projects.totalCount).toBe(0);
+    expect(await backends()).toEqual([b.ro]);
     const created = await t.gql('bunker.localhost', CREATE, { token, variables: { name: 'Safe' } });
     expect(created.body.errors).toBeUndefined();
-    expect(await backends()).toEqual([b.rw]);
+    expect(await backends()).toEqual([b.ro, b.rw]);
     const read = await t.gql('bunker.localhost', READ, { token });
     expect(read.body.data?.projects.totalCount).toBe(1);
     expect(await backends()).toEqual([b.ro, b.rw]);

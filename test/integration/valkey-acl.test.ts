@@ -115,6 +115,8 @@ describe('tenantql valkey-acl', () => {
     await expect(sub.psubscribe('*')).rejects.toThrow(/^NOPERM/);
     await expect(sub.psubscribe('{t2*')).rejects.toThrow(/^NOPERM/);
     expect(await sub.subscribe('{t2}:events:tasks')).toBe(1);
+    // Leave the channel to the server of the next test: its wait for a subscriber must see its own.
+    await sub.unsubscribe('{t2}:events:tasks');
   });
 
   it('runs the server itself as the generated server user', async () => {

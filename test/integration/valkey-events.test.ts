@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValkeyClient } from '../../src/cache/client.js';
 import type { EventBus } from '../../src/cache/events.js';
 import { channels } from '../../src/cache/keyspace.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { defaultTenants, TestApp } from '../helpers/app.js';
 import { type Peer, startPeer, subscribe, waitForSubscribers } from '../helpers/instances.js';
 import { OwnServer } from '../helpers/valkey.js';
@@ -54,8 +56,9 @@ describe('task events across instances', () => {
     try {
       await waitForSubscribers(redis, channels.events(2, 'tasks'));
       // Only tenant A's channel is subscribed: B's events are not even sent to this instance.
-      // (Every instance also listens on the server-wide {sys}:placements, SPEC §11.)
-      expect(await redis.pubsub('CHANNELS', '{t*')).toEqual([channels.events(2, 'tasks')]);
+      // (Every instance also listens on the server-wide {sys}:placements, SPEC §11, and on the
+      // sessions channel of each tenant whose user tokens it has served: revokeSessions.)
+      expect(await redis.pubsub('CHANNELS', '{t*}:events:tasks')).toEqual([channels.events(2, 'tasks')]);
       expect(await redis.pubsub('CHANNELS', '{sys}:*')).toEqual([channels.placements()]);
 
       await mutate(t, B, tokenB, CREATE_TASK, { p: projectB, t: 'secret of B' });
@@ -182,6 +185,37 @@ describe('task events across instances', () => {
       expect(first.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     } finally {
       await sub.close();
+    }
+  });
+
+  it('keeps every subscription made while its subscriber connection is still connecting', async () => {
+    // A SUBSCRIBE sent between the TCP connect and `ready` (a tenant's first user token sends
+    // one) used to fail the connection's ready check, and ioredis then dropped the connection
+    // with every subscription: {sys}:placements too (cache/client.ts, subscriber()).
+    const client = (await ValkeyClient.connect(
+      { valkeyUrl: valkey.url, valkeyClusterNodes: undefined },
+      silentLogger,
+    ))!;
+    try {
+      const subscriber = client.subscriber();
+      let closes = 0;
+      subscriber.on('close', () => closes++);
+      const early = subscriber.subscribe('test:early'); // queued: not connected yet
+      const inWindow = new Promise((resolve, reject) =>
+        subscriber.once('connect', () => subscriber.subscribe('test:in-window').then(resolve, reject)),
+      );
+      await Promise.all([early, inWindow]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(subscriber.status).toBe('ready');
+      expect(closes).toBe(0);
+      expect(await redis.pubsub('NUMSUB', 'test:early', 'test:in-window')).toEqual([
+        'test:early',
+        1,
+        'test:in-window',
+        1,
+      ]);
+    } finally {
+      await client.quit();
     }
   });
 });

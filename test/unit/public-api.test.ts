@@ -4,8 +4,11 @@ describe('the public API (package.json exports -> src/index.ts)', () => {
   it('exports exactly these values; a change here is a change of the contract for products', async () => {
     const api = await import('../../src/index.js');
     expect(Object.keys(api).sort()).toEqual([
+      'ADMIN',
+      'ADMIN_USER',
       'AUTHENTICATED',
       'AppError',
+      'MEMBER',
       'Node',
       'RequestLoaders',
       'TenantSummary',

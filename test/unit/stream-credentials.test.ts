@@ -27,14 +27,14 @@ function tenantsOf(entries: Entry[]): TenantSet {
 }
 
 const EXP = 1_900_000_000; // seconds
-const user: Principal = { kind: 'USER', subject: 'u', expiresAt: EXP };
+const user: Principal = { kind: 'USER', subject: 'u', role: 'member', expiresAt: EXP };
 const service = (actorTenantId: number): Principal => ({
   kind: 'SERVICE',
   subject: 's',
   actorTenantId,
   expiresAt: EXP,
 });
-const apiKey: Principal = { kind: 'API_KEY', subject: 'apikey:1', apiKeyId: '1' };
+const apiKey: Principal = { kind: 'API_KEY', subject: 'apikey:1', apiKeyId: '1', scope: 'WRITE' };
 const before = EXP * 1000 - 1;
 
 function problem(tenantId: number, principal: Principal, entries: Entry[] = base, nowMs = before) {

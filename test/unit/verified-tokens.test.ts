@@ -90,6 +90,8 @@ describe('the verified-token cache and external ids (SPEC §6)', () => {
         verifier: cached,
         tenantClaim: 'tid',
         tenantStrategy: { kind: 'claim', claim: 'org_id' },
+        rolesClaim: 'roles',
+        isRevoked: () => false,
       }).then(
         (principal) => principal.kind,
         (error: { code: string }) => error.code,

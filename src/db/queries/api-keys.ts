@@ -1,3 +1,4 @@
+import type { ApiKeyScope } from '../../auth/roles.js';
 import type { Db, Page } from './rows.js';
 
 /** What the API may show about a key: never its hash. */
@@ -5,20 +6,21 @@ export interface ApiKeyRow {
   id: string;
   name: string;
   prefix: string;
+  scope: ApiKeyScope;
   created_at: string;
   revoked_at: string | null;
 }
 
-const COLUMNS = 'id, name, prefix, created_at, revoked_at';
+const COLUMNS = 'id, name, prefix, scope, created_at, revoked_at';
 
 export async function insertApiKey(
   db: Db,
-  key: { tenantId: number; name: string; prefix: string; secretHash: Buffer },
+  key: { tenantId: number; name: string; prefix: string; secretHash: Buffer; scope: ApiKeyScope },
 ): Promise<ApiKeyRow> {
   const [row] = await db.query<ApiKeyRow>({
-    text: `INSERT INTO app.api_keys (tenant_id, name, prefix, secret_hash, created_by)
-           VALUES ($1, $2, $3, $4, app.current_user_id()) RETURNING ${COLUMNS}`,
-    values: [key.tenantId, key.name, key.prefix, key.secretHash],
+    text: `INSERT INTO app.api_keys (tenant_id, name, prefix, secret_hash, scope, created_by)
+           VALUES ($1, $2, $3, $4, $5, app.current_user_id()) RETURNING ${COLUMNS}`,
+    values: [key.tenantId, key.name, key.prefix, key.secretHash, key.scope],
   });
   return row!;
 }
@@ -48,17 +50,21 @@ export async function countApiKeys(db: Db): Promise<number> {
   return row?.n ?? 0;
 }
 
+/** What authenticating with a key needs of its row. */
+export interface LiveApiKey {
+  id: string;
+  secret_hash: Buffer;
+  scope: ApiKeyScope;
+}
+
 /**
  * The live key with this prefix, if the session's tenant has one. Runs under RLS, so a key of
  * another tenant is simply not there: no tenant_id in the WHERE clause is needed or trusted.
  */
-export async function findLiveApiKey(
-  db: Db,
-  prefix: string,
-): Promise<{ id: string; secret_hash: Buffer } | undefined> {
-  const [row] = await db.query<{ id: string; secret_hash: Buffer }>({
+export async function findLiveApiKey(db: Db, prefix: string): Promise<LiveApiKey | undefined> {
+  const [row] = await db.query<LiveApiKey>({
     name: 'apiKeys.findLive',
-    text: 'SELECT id, secret_hash FROM app.api_keys WHERE prefix = $1 AND revoked_at IS NULL',
+    text: 'SELECT id, secret_hash, scope FROM app.api_keys WHERE prefix = $1 AND revoked_at IS NULL',
     values: [prefix],
   });
   return row;

@@ -1,4 +1,5 @@
 import {
+  ADMIN,
   AUTHENTICATED,
   builder,
   defineEncryptedColumn,
@@ -68,7 +69,7 @@ const CreateMemberInput = builder.inputType('CreateMemberInput', {
 builder.mutationField('createMember', (t) =>
   t.field({
     type: MemberRef,
-    authScopes: AUTHENTICATED,
+    authScopes: ADMIN,
     description: 'Emails are unique within a tenant (case-insensitive); another tenant may use the same one.',
     args: { input: t.arg({ type: CreateMemberInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {

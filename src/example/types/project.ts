@@ -2,6 +2,7 @@ import {
   AUTHENTICATED,
   builder,
   encodeGlobalId,
+  MEMBER,
   Node,
   notFound,
   optionalText,
@@ -72,14 +73,14 @@ const UpdateProjectInput = builder.inputType('UpdateProjectInput', {
 builder.mutationFields((t) => ({
   createProject: t.field({
     type: ProjectRef,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { input: t.arg({ type: CreateProjectInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       projects.insertProject(ctx.db, ctx.tenant.id, requiredText(input.name, 'name')),
   }),
   updateProject: t.field({
     type: ProjectRef,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { input: t.arg({ type: UpdateProjectInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const id = rowId(input.id, 'Project', ctx.tenant.id);
@@ -89,7 +90,7 @@ builder.mutationFields((t) => ({
     },
   }),
   deleteProject: t.boolean({
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const id = rowId(args.id, 'Project', ctx.tenant.id);

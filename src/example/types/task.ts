@@ -2,6 +2,7 @@ import {
   AUTHENTICATED,
   builder,
   encodeGlobalId,
+  MEMBER,
   Node,
   notFound,
   optionalText,
@@ -72,7 +73,7 @@ const UpdateTaskInput = builder.inputType('UpdateTaskInput', {
 builder.mutationFields((t) => ({
   createTask: t.field({
     type: TaskRef,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { input: t.arg({ type: CreateTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const row = await tasks.insertTask(ctx.db, ctx.tenant.id, {
@@ -87,7 +88,7 @@ builder.mutationFields((t) => ({
   }),
   updateTask: t.field({
     type: TaskRef,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { input: t.arg({ type: UpdateTaskInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const id = rowId(input.id, 'Task', ctx.tenant.id);
@@ -107,7 +108,7 @@ builder.mutationFields((t) => ({
     },
   }),
   deleteTask: t.boolean({
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, ctx) => {
       const row = await tasks.deleteTask(ctx.db, rowId(args.id, 'Task', ctx.tenant.id));

@@ -3,13 +3,16 @@ import type { ApiKeyRow } from '../../db/queries/api-keys.js';
 import * as apiKeys from '../../db/queries/api-keys.js';
 import { notFound } from '../../errors.js';
 import type { AuditEntityId } from '../audit-plugin.js';
-import { AUTHENTICATED, builder } from '../builder.js';
+import { ADMIN_USER, AUTHENTICATED, builder } from '../builder.js';
 import { encodeGlobalId, pageFrom, toConnection } from '../ids.js';
 import { requiredText, rowId } from '../inputs.js';
 import { connectionOf } from './connection.js';
 
-/** Keys are managed by people: a service or another key cannot mint credentials that outlive it. */
-const USERS_ONLY = { user: true } as const;
+export const ApiKeyScopeEnum = builder.enumType('ApiKeyScope', {
+  description:
+    "What a key may do, fixed at its creation: READ only reads; WRITE also writes, as the tenant's admins may (not API keys or sessions).",
+  values: ['READ', 'WRITE'] as const,
+});
 
 const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
   description: 'An API key of this tenant. The secret is shown once, by createApiKey, and never again.',
@@ -17,6 +20,7 @@ const ApiKey = builder.objectRef<ApiKeyRow>('ApiKey').implement({
     id: t.id({ resolve: (k, _args, ctx) => encodeGlobalId('ApiKey', ctx.tenant.id, k.id) }),
     name: t.exposeString('name'),
     prefix: t.exposeString('prefix', { description: 'The public part of the key (`tql_<prefix>_…`).' }),
+    scope: t.field({ type: ApiKeyScopeEnum, resolve: (k) => k.scope }),
     createdAt: t.field({ type: 'DateTime', resolve: (k) => k.created_at }),
     revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (k) => k.revoked_at }),
   }),
@@ -48,7 +52,10 @@ builder.queryField('apiKeys', (t) =>
 );
 
 const CreateApiKeyInput = builder.inputType('CreateApiKeyInput', {
-  fields: (t) => ({ name: t.string({ required: true }) }),
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    scope: t.field({ type: ApiKeyScopeEnum, required: true, defaultValue: 'WRITE' }),
+  }),
 });
 
 const createdKeyId: AuditEntityId = (result, _args, tenantId) =>
@@ -57,7 +64,7 @@ const createdKeyId: AuditEntityId = (result, _args, tenantId) =>
 builder.mutationFields((t) => ({
   createApiKey: t.field({
     type: CreatedApiKey,
-    authScopes: USERS_ONLY,
+    authScopes: ADMIN_USER,
     extensions: { auditEntityId: createdKeyId },
     args: { input: t.arg({ type: CreateApiKeyInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
@@ -67,12 +74,13 @@ builder.mutationFields((t) => ({
         name: requiredText(input.name, 'name'),
         prefix: key.prefix,
         secretHash: key.secretHash,
+        scope: input.scope,
       });
       return { apiKey: row, secret: key.plaintext };
     },
   }),
   revokeApiKey: t.boolean({
-    authScopes: USERS_ONLY,
+    authScopes: ADMIN_USER,
     description:
       'Takes effect at once: the next request with the key is refused and its open subscriptions end. Revoking a revoked key is not an error.',
     args: { id: t.arg.id({ required: true }) },

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { type ApiKeyLookup, principalFromApiKey } from '../../auth/api-key-principal.js';
-import { ANONYMOUS, principalFromBearer } from '../../auth/principal.js';
+import { ANONYMOUS, type BearerContext, principalFromBearer } from '../../auth/principal.js';
 import type { TokenVerifier } from '../../auth/verify.js';
 import type { Bucket, RateLimiter } from '../../cache/rate-limit.js';
 import type { TenantStrategy } from '../../config.js';
@@ -15,6 +15,10 @@ export interface AuthenticationOptions {
   tenantClaim: string;
   /** JWT_TENANT_FROM and its claims: where a user token's tenant comes from. */
   tenantStrategy: TenantStrategy;
+  /** JWT_ROLES_CLAIM: where a user token names its roles. */
+  rolesClaim: string;
+  /** revokeSessions' verdict on a user token (auth/session-revocations.ts). */
+  isRevoked: BearerContext['isRevoked'];
   /** Finds an API key inside the host tenant's RLS scope. */
   apiKeys: ApiKeyLookup;
   /** Limits failed credentials per client address and tenant; unset: no such limit. */
@@ -78,6 +82,8 @@ export function useAuthentication(options: AuthenticationOptions): Plugin {
               verifier: options.verifier,
               tenantClaim: options.tenantClaim,
               tenantStrategy: options.tenantStrategy,
+              rolesClaim: options.rolesClaim,
+              isRevoked: options.isRevoked,
             });
             return;
           case 'apikey':

@@ -70,7 +70,8 @@ function viewer(principal: Principal): unknown[] {
     case 'ANONYMOUS':
       return ['ANONYMOUS'];
     case 'USER':
-      return ['USER', principal.subject];
+      // The role too: `viewer { roles }` answers differently for two tokens of one subject.
+      return ['USER', principal.subject, principal.role];
     case 'SERVICE':
       return ['SERVICE', principal.actorTenantId, principal.subject];
     case 'API_KEY':

@@ -1,4 +1,5 @@
 import { type GraphiQLOptions, type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import { roleClaims } from '../../auth/roles.js';
 import { strategyClaims } from '../../auth/tenant-claim.js';
 import { signToken } from '../../auth/verify.js';
 import type { Config } from '../../config.js';
@@ -68,7 +69,13 @@ async function demoToken(
     ttl: DEMO_TOKEN_TTL,
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
-    ...(!service && { claims: strategyClaims(config.jwt.tenantStrategy, tenant.subdomain) }),
+    // The tenant's admin, so that every mutation of the schema can be tried from GraphiQL.
+    ...(!service && {
+      claims: {
+        ...strategyClaims(config.jwt.tenantStrategy, tenant.subdomain),
+        ...roleClaims(config.jwt.rolesClaim, 'admin'),
+      },
+    }),
   });
 }
 

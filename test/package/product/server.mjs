@@ -12,6 +12,7 @@ import {
   defineLoader,
   defineTopic,
   encodeGlobalId,
+  MEMBER,
   Node,
   notFound,
   pageFrom,
@@ -150,7 +151,7 @@ const CreateInvoiceInput = builder.inputType('CreateInvoiceInput', {
 builder.mutationFields((t) => ({
   createCustomer: t.field({
     type: Customer,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER, // writes: the member role and up (not a viewer, not a READ key)
     args: { input: t.arg({ type: CreateCustomerInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const taxId = input.taxId ? await customerTaxId.encrypt(ctx, input.taxId) : null;
@@ -163,7 +164,7 @@ builder.mutationFields((t) => ({
   }),
   createInvoice: t.field({
     type: Invoice,
-    authScopes: AUTHENTICATED,
+    authScopes: MEMBER,
     args: { input: t.arg({ type: CreateInvoiceInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const [row] = await ctx.db.query({
