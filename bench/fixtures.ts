@@ -73,7 +73,11 @@ export async function userTokens(secret: string): Promise<Tokens> {
       subject: `bench-user-${id}`,
       tenantClaim: 'tid',
       tenantId: id,
+      // Well inside JWT_MAX_TTL_SECONDS (7 days by default), which a longer token would fail.
       ttl: '6h',
+      // The role said outright, as an identity provider would: the current code reads it (absent,
+      // it would default to member all the same); a baseline from before roles ignores it.
+      claims: { roles: ['member'] },
     });
     byTenant.set(id, `Bearer ${jwt}`);
   }

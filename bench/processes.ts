@@ -23,12 +23,15 @@ export interface SpawnOptions {
   logFile: string;
   /** @default 60 s */
   readyTimeoutMs?: number;
+  /** The child's working directory (BENCH_BASELINE's checkout). @default the bench's */
+  cwd?: string;
 }
 
 /** A node child process (same binary as the bench), ready once `readyPath` answers 200. */
 export async function spawnNode(options: SpawnOptions): Promise<Child> {
   const child = spawn(process.execPath, options.args, {
     env: options.env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log = createWriteStream(options.logFile);

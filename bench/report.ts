@@ -123,6 +123,16 @@ export function targets(rows: Summary[], reload: ReloadResult | undefined): Targ
       met: Number.isFinite(value) ? value >= 0.95 : undefined,
     });
   }
+  // Issue 16: the current code against BENCH_BASELINE's, same run, same database (Bᵇ, Cᵇ).
+  if (rows.some((r) => r.key === 'Bᵇ')) {
+    const value = ratio('B', 'Bᵇ');
+    list.push({
+      target: 'B within 5 % of Bᵇ (baseline)',
+      measured: fixed(value, 3),
+      met: Number.isFinite(value) ? value >= 0.95 : undefined,
+    });
+  }
+  if (rows.some((r) => r.key === 'Cᵇ')) atLeast('C ≥ 1.0 × Cᵇ (baseline)', ratio('C', 'Cᵇ'), 1.0);
   // The issue's goals against PostGraphile 4 (scenario P), same query, same data, same run.
   atLeast('C ≥ 2.0 × P', ratio('C', 'P'), 2.0);
   const c = get('C');
@@ -184,6 +194,25 @@ export function peerLine(rows: Summary[]): string {
     `C / P (PostGraphile 4): req/s ${pair(c.rps, p.rps, 0)}; p50 ms ${pair(c.p50Ms, p.p50Ms, 2)}; p99 ms ${pair(c.p99Ms, p.p99Ms, 2)};`,
     `server CPU µs/req ${pair(c.serverCpuUs, p.serverCpuUs, 0)}; PostgreSQL CPU µs/req ${pair(c.pgCpuUs, p.pgCpuUs, 0)}.`,
   ].join(' ');
+}
+
+/** The current code against BENCH_BASELINE's: B / Bᵇ and C / Cᵇ, req/s, p99 and server CPU. */
+export function baselineLine(rows: Summary[]): string {
+  const get = (key: string) => rows.find((r) => r.key === key && !r.skipped);
+  const parts: string[] = [];
+  for (const [now, then] of [
+    ['B', 'Bᵇ'],
+    ['C', 'Cᵇ'],
+  ] as const) {
+    const x = get(now);
+    const y = get(then);
+    if (!x || !y) continue;
+    parts.push(
+      `${now} / ${then}: req/s ${fixed(x.rps, 0)} / ${fixed(y.rps, 0)} = ${fixed(x.rps / y.rps, 3)} ×, ` +
+        `p99 ${fixed(x.p99Ms / y.p99Ms, 3)} ×, server CPU µs/req ${fixed(x.serverCpuUs, 0)} / ${fixed(y.serverCpuUs, 0)} = ${fixed(x.serverCpuUs / y.serverCpuUs, 3)} ×`,
+    );
+  }
+  return parts.length ? `Against the baseline: ${parts.join('; ')}.` : 'Against the baseline: n/a';
 }
 
 export function targetTable(list: Target[]): string {

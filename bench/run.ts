@@ -1,9 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
+import { type Baseline, prepareBaseline } from './baseline.js';
 import { ensurePostgraphile } from './postgraphile-server.js';
 import { preflight } from './preflight.js';
 import { type ReloadResult, reloadAtScale } from './reload.js';
 import {
+  baselineLine,
   peerLine,
   reloadLines,
   type ScenarioResult,
@@ -14,7 +16,7 @@ import {
 } from './report.js';
 import { measure, SCENARIOS, type ServerName, type Servers } from './scenarios.js';
 import { vacuumWrittenTables } from './seed.js';
-import { type Bench, POOL_MAX, prepare } from './setup.js';
+import { type Bench, POOL_MAX, prepare, WORK_DIR } from './setup.js';
 import { type TiersResult, tiersLines, tiersScenario } from './tiers.js';
 import { wrkVersion } from './wrk.js';
 
@@ -33,6 +35,7 @@ const settings = {
   connections: number(env.BENCH_CONNECTIONS, 16),
   poolMax: POOL_MAX,
   only: env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
+  baseline: env.BENCH_BASELINE || undefined,
 };
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -45,7 +48,15 @@ async function main(): Promise<number> {
     log('wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk');
     return 1;
   }
-  const scenarios = SCENARIOS.filter((s) => wanted(s.key));
+  // Bᵇ and Cᵇ exist only with BENCH_BASELINE; BENCH_ONLY=B,C takes them along (their first letter).
+  const scenarios = SCENARIOS.filter(
+    (s) => wanted(s.key) && (s.server !== 'baseline' || settings.baseline !== undefined),
+  );
+  // Before any service starts: a ref that names nothing fails in a second.
+  const baseline =
+    settings.baseline && scenarios.some((s) => s.server === 'baseline')
+      ? await prepareBaseline(settings.baseline, WORK_DIR, log)
+      : undefined;
   const bench = await prepare(env, log);
   const onSignal = () => void bench.close().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
@@ -54,6 +65,7 @@ async function main(): Promise<number> {
     const { servers, missing, postgraphile } = await startServers(
       bench,
       new Set(scenarios.map((s) => s.server)),
+      baseline,
       log,
     );
     const available = scenarios.filter((s) => s.server === 'raw' || !missing.has(s.server));
@@ -112,11 +124,13 @@ async function main(): Promise<number> {
       `Load generator: ${loadGenerator} (1 thread, ${settings.connections} connections), to 127.0.0.1 only. ` +
         `${settings.rounds} interleaved rounds of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s measured; medians. ` +
         `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}` +
-        `${postgraphile ? `; P: PostGraphile ${postgraphile} (bench/postgraphile), the same pool size` : ''}.`,
+        `${postgraphile ? `; P: PostGraphile ${postgraphile} (bench/postgraphile), the same pool size` : ''}` +
+        `${baseline ? `; Bᵇ, Cᵇ: baseline ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject.slice(0, 80)}"` : ''}.`,
       '',
       table(summaries, extra),
       '',
       ...(wanted('P') ? [peerLine(summaries), ''] : []),
+      ...(baseline ? [baselineLine(summaries), ''] : []),
       targetTable(checks),
       ...(reload ? ['', reloadLines(reload)] : []),
       ...(tiers ? ['', tiersLines(tiers)] : []),
@@ -139,6 +153,7 @@ async function main(): Promise<number> {
           },
           postgres: { version: bench.postgres.version, source: bench.postgres.source },
           postgraphile,
+          baseline,
           seed: bench.seeded,
           serverEnv: Object.keys(env).filter((k) => k.startsWith('BENCH_SERVER_')),
           scenarios: results,
@@ -162,6 +177,7 @@ async function main(): Promise<number> {
 async function startServers(
   bench: Bench,
   needed: Set<string>,
+  baseline: Baseline | undefined,
   log: (line: string) => void,
 ): Promise<{ servers: Servers; missing: Map<ServerName, string>; postgraphile: string | undefined }> {
   const servers: Servers = {};
@@ -173,6 +189,13 @@ async function startServers(
   const { small, big } = bench.files;
   if (needed.has('main'))
     servers.main = await bench.startTenantql('main', { tenantsFile: small, cacheTtlSeconds: 0 });
+  // The same settings as main's, from the baseline's checkout (its own bin/tenantql.js).
+  if (needed.has('baseline') && baseline)
+    servers.baseline = await bench.startTenantql('baseline', {
+      tenantsFile: small,
+      cacheTtlSeconds: 0,
+      checkout: baseline.dir,
+    });
   if (needed.has('unnamed'))
     servers.unnamed = await bench.startTenantql('unnamed', {
       tenantsFile: small,

@@ -12,7 +12,9 @@ export type ServerName =
   | 'unnamed'
   | 'cached'
   | 'big'
-  | 'postgraphile';
+  | 'postgraphile'
+  /** BENCH_BASELINE's code (bench/baseline.ts), configured as `main`: Bᵇ and Cᵇ. */
+  | 'baseline';
 export type Servers = Partial<Record<ServerName, Child>>;
 
 export interface Scenario {
@@ -33,7 +35,10 @@ export const SCENARIOS: Scenario[] = [
     requests: 'hello',
   },
   { key: 'B', title: '`{ tenant { name } }`, user token', server: 'main', requests: 'tenant' },
+  // Only with BENCH_BASELINE: B and C against the baseline's code, each right after its own.
+  { key: 'Bᵇ', title: 'B on the baseline (BENCH_BASELINE)', server: 'baseline', requests: 'tenant' },
   { key: 'C', title: 'nested projects → tasks → assignee, cache off', server: 'main', requests: 'nested' },
+  { key: 'Cᵇ', title: 'C on the baseline (BENCH_BASELINE)', server: 'baseline', requests: 'nested' },
   // The peer, right after C in every round: C / P is the issue's ratio (bench/postgraphile).
   {
     key: 'P',

@@ -32,6 +32,11 @@ export interface TenantqlOptions {
   nodeFlags?: string[];
   /** Extra settings for this server, e.g. `{ PG_PREPARED_STATEMENTS: '0' }`. */
   env?: Record<string, string>;
+  /**
+   * Another checkout to run `bin/tenantql.js start` from (BENCH_BASELINE, bench/baseline.ts):
+   * the same environment, database, Valkey, tenants file and secrets; only the code differs.
+   */
+  checkout?: string;
 }
 
 export interface Bench {
@@ -170,6 +175,7 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
             port,
             readyPath: '/healthz',
             logFile: join(WORK_DIR, `server-${name}.log`),
+            ...(options.checkout ? { cwd: options.checkout } : {}),
           }),
         );
       },
