@@ -14,13 +14,14 @@ const PGBOUNCER_ONLY = 'test/integration/pgbouncer.test.ts';
 /**
  * The core of the integration suite again, with the runtime and admin roles connecting through
  * a PgBouncer in transaction mode (test/helpers/db.ts) and PG_PREPARED_STATEMENTS=0: isolation,
- * pool safety, RLS and subscriptions, proven behind a pooler rather than assumed.
+ * pool safety, RLS, the fast path and subscriptions, proven behind a pooler rather than assumed.
  */
 const THROUGH_PGBOUNCER = [
   PGBOUNCER_ONLY,
   'test/integration/isolation.test.ts',
   'test/integration/isolation-property.test.ts',
   'test/integration/cross-tenant-replay.test.ts',
+  'test/integration/fastpath.test.ts',
   'test/integration/pool-safety.test.ts',
   'test/integration/concurrency.test.ts',
   'test/integration/db-rls.test.ts',

@@ -202,6 +202,12 @@ async function startServers(
       cacheTtlSeconds: 0,
       env: { PG_PREPARED_STATEMENTS: '0' },
     });
+  if (needed.has('resolvers'))
+    servers.resolvers = await bench.startTenantql('resolvers', {
+      tenantsFile: small,
+      cacheTtlSeconds: 0,
+      env: { FAST_PATH: '0' },
+    });
   if (needed.has('cached'))
     servers.cached = await bench.startTenantql('cached', { tenantsFile: small, cacheTtlSeconds: 300 });
   if (needed.has('big'))

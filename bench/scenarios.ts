@@ -10,6 +10,7 @@ export type ServerName =
   | 'helloNoBodyStream'
   | 'main'
   | 'unnamed'
+  | 'resolvers'
   | 'cached'
   | 'big'
   | 'postgraphile'
@@ -45,6 +46,13 @@ export const SCENARIOS: Scenario[] = [
     title: "PostGraphile 4: C's query, pgSettings from Host, runtime role",
     server: 'postgraphile',
     requests: 'nestedPostgraphile',
+  },
+  // The same server with the fast path off (src/fastpath/): C / C₀ is what the fast path gains.
+  {
+    key: 'C₀',
+    title: 'C with `FAST_PATH=0` (the resolvers: five round trips)',
+    server: 'resolvers',
+    requests: 'nested',
   },
   // The price of PG_PREPARED_STATEMENTS=0 (behind a transaction-pooling proxy): C′ / C.
   {

@@ -16,6 +16,7 @@ import { RequestTransaction } from './db/request-transaction.js';
 import { createRouter } from './db/router.js';
 import { type AcquireSlot, createPoolScheduler } from './db/scheduler.js';
 import { maskError } from './errors.js';
+import type { FastPathOutcome } from './fastpath/index.js';
 import { toAdminContext } from './graphql/admin/context.js';
 import { defaultAdminSchema } from './graphql/admin/index.js';
 import type { Logger } from './observability/logger.js';
@@ -65,6 +66,13 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Called for every SQL round trip (tests count them). */
   onQuery?: () => void;
+  /**
+   * Nested reads of table-backed types as one SQL statement each (src/fastpath/,
+   * docs/performance.md); off: every request runs its resolvers. @default true
+   */
+  fastPath?: boolean;
+  /** Called with how the fast path took each operation of the tenant schema (tests count them). */
+  onFastPath?: (outcome: FastPathOutcome) => void;
 }
 
 export type App = YogaServerInstance<Record<string, unknown>, Context>;
@@ -167,6 +175,8 @@ export function createApp(deps: AppDeps): App {
       verifier: deps.verifier,
       router,
       schemas: [deps.schema, adminSchema],
+      fastPath: deps.fastPath === false ? undefined : deps.schema,
+      onFastPath: deps.onFastPath,
       forkForEvent: (base) => ({
         ...base,
         ...newContext(contextDeps, router.event(base.tenant), base.tenant, base.principal, base.requestId),

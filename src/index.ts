@@ -8,6 +8,7 @@
  *   on it. A product adds its types and calls `builder.toSchema()`.
  * - helpers for global ids, pages and connections, input checks and errors;
  * - `defineLoader`: per-request DataLoaders declared next to the type that uses them;
+ * - `tableField`: what a field of a table-backed type reads, for the fast path's SQL;
  * - `defineTopic`: the product's own subscription events (ids only, per tenant);
  * - `adminBuilder`, `TenantSummary`: what the system host shows of the product per tenant;
  * - `createTenantQL({ schema, adminSchema, migrations, seed })`: every tenantql command,
@@ -60,6 +61,7 @@ export {
   RequestLoaders,
   type WithLoaders,
 } from './graphql/request-loaders.js';
+export { type TableFieldSpec, tableField } from './graphql/table-fields.js';
 export { connectionOf } from './graphql/types/connection.js';
 export { Node, type NodeShape, type NodeTypeOptions, registerNodeType } from './graphql/types/node.js';
 export type { Product, ProductSource, WriteAsTenant } from './product.js';

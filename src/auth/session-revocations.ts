@@ -3,6 +3,7 @@ import { hashSegment } from '../cache/keyspace.js';
 import { liveRevocations, revokeSessions } from '../db/queries/session-revocations.js';
 import { RequestTransaction, runInTransaction } from '../db/request-transaction.js';
 import type { TransactionRoute } from '../db/router.js';
+import { internalError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import { CLOCK_TOLERANCE_S } from './verify.js';
@@ -224,7 +225,8 @@ export class SessionRevocations implements SessionRevoker {
         { tenantId: known.tenant.id, err: (error as Error).message },
         'could not read the revoked sessions',
       );
-      if (known.readAt === 0) throw error;
+      // Masked like any database failure of a request: 500 INTERNAL_SERVER_ERROR, no driver text.
+      if (known.readAt === 0) throw internalError();
       known.readAt = Math.max(known.readAt, startedAt - RECHECK_MS + RETRY_MS);
       known.readWhileReady = false;
     }

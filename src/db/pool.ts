@@ -90,6 +90,11 @@ export function quoteLiteral(value: string): string {
   return pg.Client.prototype.escapeLiteral(value);
 }
 
+/** Quotes an identifier (the tables and columns src/fastpath/sql.ts names). */
+export function quoteIdentifier(name: string): string {
+  return pg.escapeIdentifier(name);
+}
+
 /**
  * `SELECT 1` through the serving pool, so readiness means "a request could get a connection
  * and an answer now". query_timeout makes pg drop a connection that stopped answering (pool.query

@@ -127,7 +127,92 @@ export class RequestTransaction {
     }
   }
 
-  async #begin(): Promise<PoolClient> {
+  /**
+   * The request's one statement in a single round trip: BEGIN with the settings, the statement
+   * and COMMIT, as one simple-protocol string. For a read that needs nothing else
+   * (src/fastpath/): only before the transaction began, and only READ ONLY; the transaction is
+   * over when this returns. When the statement fails with an error that `retry` accepts, or
+   * cannot be prepared (StatementNotPrepared), the transaction is rolled back and left as if it
+   * had never begun, so the request can still run another way; any other failure ends it, like
+   * a failed statement.
+   *
+   * A named statement is prepared on the connection the first time it meets it (one round
+   * trip of its own, once per connection), then run as `EXECUTE name(…)`: PostgreSQL parses and
+   * plans it once, not per request. Connections keep at most PREPARED_PER_CONNECTION of them.
+   */
+  async runAlone<R extends QueryResultRow>(
+    statement: AloneStatement,
+    retry: (error: unknown) => boolean,
+  ): Promise<R[]> {
+    if (this.#client || this.#finished || !this.#readOnly || this.#adopted.length > 0) {
+      throw new Error('runAlone() needs a read-only transaction that has not begun');
+    }
+    this.#finished = true; // nothing else runs in this transaction
+    const client = await this.#connect();
+    let results: { rows: R[] }[];
+    try {
+      const run = await this.#aloneText(client, statement);
+      this.onQuery?.();
+      results = (await client.query(
+        `${run.before}${beginStatement(this.settings, true)}; ${run.text}; COMMIT`,
+      )) as unknown as {
+        rows: R[];
+      }[];
+      results = results.slice(results.length - 4);
+    } catch (error) {
+      // A statement we thought prepared is not (DISCARD ALL, say): prepare again next time.
+      const unknownName = (error as { code?: unknown }).code === INVALID_STATEMENT_NAME;
+      if (unknownName) preparedOn.delete(client);
+      // PostgreSQL skipped the rest of the string; if BEGIN ran, the transaction is aborted.
+      this.onQuery?.();
+      await client.query('ROLLBACK').then(
+        () => client.release(),
+        (rollbackError: Error) => client.release(rollbackError),
+      );
+      if (error instanceof StatementNotPrepared || unknownName || retry(error)) {
+        this.#finished = false;
+        throw error;
+      }
+      this.#failure = mapSqlError(error);
+      throw this.#failure;
+    }
+    client.release();
+    await this.#runAfterCommit();
+    // BEGIN, the settings' SELECT, the statement, COMMIT.
+    return results[2]?.rows ?? [];
+  }
+
+  /** The statement as runAlone sends it: `EXECUTE`, after preparing it on `client` if need be. */
+  async #aloneText(client: PoolClient, statement: AloneStatement): Promise<{ before: string; text: string }> {
+    const { name } = statement;
+    if (name === undefined) return { before: '', text: statement.text };
+    let prepared = preparedOn.get(client);
+    if (!prepared) {
+      prepared = new Set();
+      preparedOn.set(client, prepared);
+    }
+    let before = '';
+    if (prepared.has(name)) {
+      prepared.delete(name); // most recently used last
+    } else {
+      this.onQuery?.();
+      const types = statement.types.length > 0 ? `(${statement.types.join(', ')})` : '';
+      await client.query(`PREPARE ${name}${types} AS ${statement.text}`).catch((error: unknown) => {
+        throw new StatementNotPrepared(error);
+      });
+      if (prepared.size >= PREPARED_PER_CONNECTION) {
+        const oldest = prepared.values().next().value as string;
+        prepared.delete(oldest);
+        before = `DEALLOCATE ${oldest}; `;
+      }
+    }
+    prepared.add(name);
+    const args = statement.params.map((v) => (v === null ? 'NULL' : quoteLiteral(v)));
+    return { before, text: `EXECUTE ${name}${args.length > 0 ? `(${args.join(', ')})` : ''}` };
+  }
+
+  /** A connection for this transaction, in its tenant's turn at the pool. */
+  async #connect(): Promise<PoolClient> {
     const release = (await this.acquireSlot?.(this.settings.tenantId)) ?? (() => {});
     let client: PoolClient;
     try {
@@ -150,6 +235,11 @@ export class RequestTransaction {
       release();
       releaseClient(err);
     };
+    return client;
+  }
+
+  async #begin(): Promise<PoolClient> {
+    const client = await this.#connect();
     const fence = this.#readOnly ? undefined : this.#source.writeFence;
     let fenceRow: WriteFenceRow | undefined;
     try {
@@ -219,6 +309,31 @@ export class RequestTransaction {
     }
   }
 }
+
+/** A statement for RequestTransaction.runAlone. */
+export interface AloneStatement {
+  /** One SELECT: with `name`, its values are $1, $2, … (cast in the text); without, literals. */
+  readonly text: string;
+  /** The values of $1, $2, …, as text (or NULL), when `name` is set. */
+  readonly params: readonly (string | null)[];
+  /** Their SQL types (`int`, `text`: names from the code, never input). */
+  readonly types: readonly string[];
+  /** Prepared under this name (an SQL identifier) on each connection, once. */
+  readonly name?: string;
+}
+
+/** runAlone could not prepare the statement; nothing of the request ran, and it may run another way. */
+export class StatementNotPrepared extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`cannot prepare the statement: ${(cause as Error).message}`);
+  }
+}
+
+/** The statements runAlone prepared on each connection, least recently used first. */
+const preparedOn = new WeakMap<PoolClient, Set<string>>();
+const PREPARED_PER_CONNECTION = 64;
+/** SQLSTATE 26000: EXECUTE or DEALLOCATE of a statement the session does not have. */
+const INVALID_STATEMENT_NAME = '26000';
 
 /**
  * Runs `work` in `tx` (a short transaction of its own, not a request's) and commits; if `work`

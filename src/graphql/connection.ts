@@ -1,5 +1,6 @@
 import type { ObjectRef, SchemaTypes } from '@pothos/core';
 import { byRowId, type ConnectionShape, type CursorKey, encodeCursor } from './ids.js';
+import { CONNECTION_TYPE, type ConnectionTypeMark } from './table-fields.js';
 
 interface FieldBuilder {
   exposeBoolean(name: string): unknown;
@@ -9,7 +10,9 @@ interface FieldBuilder {
   string(options: object): unknown;
 }
 interface UntypedBuilder {
-  objectRef(name: string): { implement(options: { fields: (t: FieldBuilder) => object }): unknown };
+  objectRef(name: string): {
+    implement(options: { fields: (t: FieldBuilder) => object; extensions?: object }): unknown;
+  };
 }
 
 /**
@@ -22,6 +25,7 @@ interface UntypedBuilder {
 export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTypes.SchemaBuilder<Types>) {
   const builder = typed as unknown as UntypedBuilder;
   const PageInfo = builder.objectRef('PageInfo').implement({
+    extensions: mark({ part: 'pageInfo' }),
     fields: (t) => ({
       hasNextPage: t.exposeBoolean('hasNextPage'),
       hasPreviousPage: t.exposeBoolean('hasPreviousPage'),
@@ -36,7 +40,10 @@ export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTy
     node: ObjectRef<Types, T>,
     key: CursorKey<T> = byRowId,
   ): ObjectRef<Types, ConnectionShape<T>> {
+    // The fast path (src/fastpath/) compiles connections whose cursors are row ids.
+    const rowIdCursors = key === byRowId;
     const edge = builder.objectRef(`${name}Edge`).implement({
+      extensions: mark({ part: 'edge', rowIdCursors }),
       fields: (t) => ({
         // Made on demand: a page of 200 tasks whose cursors nobody reads costs no base64.
         cursor: t.string({ resolve: (e: { node: T }) => encodeCursor(key(e.node)) }),
@@ -44,6 +51,7 @@ export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTy
       }),
     });
     return builder.objectRef(`${name}Connection`).implement({
+      extensions: mark({ part: 'connection', rowIdCursors }),
       fields: (t) => ({
         edges: t.field({ type: [edge], resolve: (c: ConnectionShape<T>) => c.edges }),
         pageInfo: t.field({ type: PageInfo, resolve: (c: ConnectionShape<T>) => c.pageInfo }),
@@ -52,3 +60,5 @@ export function connectionTypes<Types extends SchemaTypes>(typed: PothosSchemaTy
     }) as ObjectRef<Types, ConnectionShape<T>>;
   };
 }
+
+const mark = (value: ConnectionTypeMark) => ({ [CONNECTION_TYPE]: value });

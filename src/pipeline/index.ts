@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import { type Pool, pingDatabase } from '../db/pool.js';
 import type { Router } from '../db/router.js';
+import type { FastPathOutcome } from '../fastpath/index.js';
 import type { Logger } from '../observability/logger.js';
 import { type Metrics, servedPublicly } from '../observability/metrics.js';
 import type { TenantRegistry } from '../tenancy/registry.js';
@@ -19,6 +20,7 @@ import { useAuthentication } from './plugins/use-authentication.js';
 import { useClientErrorCodes } from './plugins/use-client-error-codes.js';
 import { useCompiledExecution } from './plugins/use-compiled-execution.js';
 import { useEndStreamsOnShutdown } from './plugins/use-end-streams-on-shutdown.js';
+import { useFastPath } from './plugins/use-fast-path.js';
 import { READY_TIMEOUT_MS, useHealth } from './plugins/use-health.js';
 import { useInputGuard } from './plugins/use-input-guard.js';
 import { limitPlugins } from './plugins/use-limits.js';
@@ -49,6 +51,9 @@ export interface PipelineDeps {
   readonly router: Router;
   /** Every schema served (the product's, the admin host's): compiled execution knows them. */
   readonly schemas: readonly GraphQLSchema[];
+  /** Nested reads of this schema (the tenant schema) take the fast path (src/fastpath/); unset: none do. */
+  readonly fastPath?: GraphQLSchema;
+  readonly onFastPath?: (outcome: FastPathOutcome) => void;
   /** A subscription event's context: `base` with a fresh transaction of its own. */
   readonly forkForEvent: (base: Context) => Context;
   readonly streams: StreamGuard;
@@ -131,6 +136,20 @@ export function requestPipeline(deps: PipelineDeps): Plugins {
     useSubscriptionTransactions({ fork: deps.forkForEvent, guard: deps.streams }),
     // 14. Execution compiled by graphql-jit, once per document.
     ...useCompiledExecution(deps.schemas),
+    // 14b. A query of table-backed types is one SQL statement that writes the response body,
+    //      sent with BEGIN, the settings and COMMIT in one round trip; anything it cannot
+    //      answer exactly as the resolvers would runs on them.
+    ...(deps.fastPath
+      ? [
+          useFastPath({
+            schema: deps.fastPath,
+            pool: deps.pool,
+            logger,
+            prepared: config.preparedStatements,
+            onOutcome: deps.onFastPath,
+          }),
+        ]
+      : []),
     // 15. The response cache: a hit is served as the stored bytes, after the rate limit's verdict.
     ...(deps.cache
       ? [

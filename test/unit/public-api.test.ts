@@ -37,6 +37,7 @@ describe('the public API (package.json exports -> src/index.ts)', () => {
       'requiredText',
       'rowId',
       'rowIdOrNull',
+      'tableField',
       'toConnection',
     ]);
   });

@@ -11,6 +11,7 @@ import {
   requiredText,
   rowId,
   rowIdOrNull,
+  tableField,
   toConnection,
 } from '../../index.js';
 import * as projects from '../queries/projects.js';
@@ -24,12 +25,20 @@ registerNodeType('Project', (ctx, id) => projectById(ctx).load(id), { table: 'ap
 ProjectRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (p, _args, ctx) => encodeGlobalId('Project', ctx.tenant.id, p.id) }),
+    id: t.id({
+      extensions: tableField({ globalId: true }),
+      resolve: (p, _args, ctx) => encodeGlobalId('Project', ctx.tenant.id, p.id),
+    }),
     name: t.exposeString('name'),
-    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.created_at }),
+    createdAt: t.field({
+      type: 'DateTime',
+      extensions: tableField({ column: 'created_at' }),
+      resolve: (p) => p.created_at,
+    }),
     tasks: t.field({
       type: TaskConnection,
       args: { first: t.arg.int(), after: t.arg.string(), status: t.arg({ type: TaskStatusEnum }) },
+      extensions: tableField({ connection: { references: 'project_id', filters: { status: 'status' } } }),
       resolve: async (p, args, ctx) => {
         const page = pageFrom(args);
         const status = args.status ?? null;
@@ -45,6 +54,7 @@ builder.queryFields((t) => ({
     type: ProjectConnection,
     authScopes: AUTHENTICATED,
     args: { first: t.arg.int(), after: t.arg.string() },
+    extensions: tableField({ connection: {} }),
     resolve: async (_root, args, ctx) => {
       const page = pageFrom(args);
       const rows = await projects.listProjects(ctx.db, page);
@@ -56,6 +66,7 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
+    extensions: tableField({ byGlobalId: 'id' }),
     resolve: (_root, args, ctx) => {
       const id = rowIdOrNull(args.id, 'Project', ctx.tenant.id);
       return id ? projectById(ctx).load(id) : null;

@@ -10,6 +10,7 @@ import {
   requiredText,
   rowId,
   rowIdOrNull,
+  tableField,
 } from '../../index.js';
 import * as tasks from '../queries/tasks.js';
 import { memberById, projectById, taskById } from './loaders.js';
@@ -21,21 +22,38 @@ registerNodeType('Task', (ctx, id) => taskById(ctx).load(id), { table: 'app.task
 TaskRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (task, _args, ctx) => encodeGlobalId('Task', ctx.tenant.id, task.id) }),
+    id: t.id({
+      extensions: tableField({ globalId: true }),
+      resolve: (task, _args, ctx) => encodeGlobalId('Task', ctx.tenant.id, task.id),
+    }),
     title: t.exposeString('title'),
-    status: t.field({ type: TaskStatusEnum, resolve: (task) => task.status }),
+    status: t.field({
+      type: TaskStatusEnum,
+      extensions: tableField({ column: 'status' }),
+      resolve: (task) => task.status,
+    }),
     project: t.field({
       type: ProjectRef,
+      extensions: tableField({ reference: 'project_id' }),
       // The composite foreign key guarantees the project exists in the same tenant.
       resolve: async (task, _args, ctx) => (await projectById(ctx).load(task.project_id))!,
     }),
     assignee: t.field({
       type: MemberRef,
       nullable: true,
+      extensions: tableField({ reference: 'assignee_id' }),
       resolve: (task, _args, ctx) => (task.assignee_id ? memberById(ctx).load(task.assignee_id) : null),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (task) => task.created_at }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (task) => task.updated_at }),
+    createdAt: t.field({
+      type: 'DateTime',
+      extensions: tableField({ column: 'created_at' }),
+      resolve: (task) => task.created_at,
+    }),
+    updatedAt: t.field({
+      type: 'DateTime',
+      extensions: tableField({ column: 'updated_at' }),
+      resolve: (task) => task.updated_at,
+    }),
   }),
 });
 
@@ -45,6 +63,7 @@ builder.queryField('task', (t) =>
     nullable: true,
     authScopes: AUTHENTICATED,
     args: { id: t.arg.id({ required: true }) },
+    extensions: tableField({ byGlobalId: 'id' }),
     resolve: (_root, args, ctx) => {
       const id = rowIdOrNull(args.id, 'Task', ctx.tenant.id);
       return id ? taskById(ctx).load(id) : null;

@@ -2,6 +2,7 @@ import type { Context } from '../../context.js';
 import { registerTableType } from '../../db/sql-errors.js';
 import { builder } from '../builder.js';
 import { decodeGlobalId, encodeGlobalId } from '../ids.js';
+import { tableField } from '../table-fields.js';
 
 /** A row that knows its GraphQL type, so the Node interface can resolve it. */
 export interface NodeShape {
@@ -20,11 +21,14 @@ export const Node = builder.interfaceRef<NodeShape>('Node').implement({
 /** How node(id) loads each type; every type that implements Node registers here. */
 type NodeLoader = (ctx: Context, id: string) => Promise<object | null>;
 const nodeLoaders = new Map<string, NodeLoader>();
+/** The table of each type registered with one: its rows, for the fast path (src/fastpath/). */
+const nodeTables = new Map<string, string>();
 
 export interface NodeTypeOptions {
   /**
    * The table (`app.invoices`) holding the type's rows: a foreign key to it that fails (a
    * missing row, or another tenant's) answers NOT_FOUND "<typename> not found.".
+   * `load(ctx, id)` must be the row of this table with that id: the fast path reads it there.
    */
   readonly table?: string;
 }
@@ -32,7 +36,20 @@ export interface NodeTypeOptions {
 /** Makes `node(id)` load `typename` (which implements Node) with `load`; call it in the type's file. */
 export function registerNodeType(typename: string, load: NodeLoader, options: NodeTypeOptions = {}): void {
   nodeLoaders.set(typename, load);
-  if (options.table) registerTableType(options.table, typename);
+  if (options.table) {
+    registerTableType(options.table, typename);
+    nodeTables.set(typename, options.table);
+  }
+}
+
+/**
+ * How node(id) finds `typename`: `table` when registered with one, `loader` when only with a
+ * loader of its own, undefined when not registered (node(id) answers null).
+ */
+export function nodeTypeSource(typename: string): { table: string } | 'loader' | undefined {
+  const table = nodeTables.get(typename);
+  if (table) return { table };
+  return nodeLoaders.has(typename) ? 'loader' : undefined;
 }
 
 async function resolveNode(globalId: string, ctx: Context): Promise<NodeShape | null> {
@@ -50,6 +67,7 @@ builder.queryField('node', (t) =>
     authScopes: { authenticated: true },
     description: 'Any object of this tenant by its global id; null for ids of other tenants.',
     args: { id: t.arg.id({ required: true }) },
+    extensions: tableField({ byGlobalId: 'id' }),
     resolve: (_root, args, ctx) => resolveNode(String(args.id), ctx),
   }),
 );
