@@ -68,7 +68,7 @@ export interface AppDeps {
   onQuery?: () => void;
   /**
    * Nested reads of table-backed types as one SQL statement each (src/fastpath/,
-   * docs/performance.md); off: every request runs its resolvers. @default true
+   * docs/performance.md); off: every request runs its resolvers. @default config.fastPath
    */
   fastPath?: boolean;
   /** Called with how the fast path took each operation of the tenant schema (tests count them). */
@@ -175,7 +175,7 @@ export function createApp(deps: AppDeps): App {
       verifier: deps.verifier,
       router,
       schemas: [deps.schema, adminSchema],
-      fastPath: deps.fastPath === false ? undefined : deps.schema,
+      fastPath: (deps.fastPath ?? config.fastPath) ? deps.schema : undefined,
       onFastPath: deps.onFastPath,
       forkForEvent: (base) => ({
         ...base,

@@ -84,6 +84,8 @@ export interface Config {
    * a transaction-pooling proxy that does not track them (docs/pgbouncer.md). @default true
    */
   readonly preparedStatements: boolean;
+  /** FAST_PATH: nested reads of table-backed types as one SQL statement (src/fastpath/). @default true */
+  readonly fastPath: boolean;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
@@ -172,6 +174,7 @@ const envSchema = z.object({
   TENANT_SECRETS_FILE: z.string().min(1).default('./.secrets/tenants.json'),
   AUTH_FAILURE_LIMIT: int(1000, 1, 1_000_000_000),
   PG_PREPARED_STATEMENTS: flagOn,
+  FAST_PATH: flagOn,
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
@@ -309,6 +312,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     masterKeys: masterKeys.keys,
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     preparedStatements: e.PG_PREPARED_STATEMENTS,
+    fastPath: e.FAST_PATH,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN, port: e.METRICS_PORT },

@@ -17,7 +17,6 @@ import { createPool, type Pool, poolUsage } from './db/pool.js';
 import { RequestTransaction, runInTransaction } from './db/request-transaction.js';
 import { learnForeignKeys } from './db/sql-errors.js';
 import { NO_SYNC_ROLE, tenantsTableSync } from './db/tenants-sync.js';
-import { fastPathSetting } from './fastpath/switch.js';
 import { drainServer } from './http/drain.js';
 import { createHttpServer } from './http/edge.js';
 import { listen } from './http/listen.js';
@@ -40,11 +39,9 @@ const CLEANUP_TIMEOUT_MS = 5_000;
  */
 export async function startServer(env: NodeJS.ProcessEnv, product: Product): Promise<number> {
   const result = readConfig(env);
-  const fastPath = fastPathSetting(env);
-  if (!result.ok || !fastPath.ok) {
-    const problems = [...(result.ok ? [] : result.problems), ...(fastPath.ok ? [] : [fastPath.problem])];
+  if (!result.ok) {
     process.stderr.write(
-      ['tenantql start: invalid configuration:', ...problems.map((p) => `  ${p}`), ''].join('\n'),
+      ['tenantql start: invalid configuration:', ...result.problems.map((p) => `  ${p}`), ''].join('\n'),
     );
     return 1;
   }
@@ -92,7 +89,6 @@ export async function startServer(env: NodeJS.ProcessEnv, product: Product): Pro
     rateLimiter: valkey.rateLimiter,
     events: valkey.events,
     metrics,
-    fastPath: fastPath.enabled,
   });
   const server = createHttpServer(app, logger);
   try {

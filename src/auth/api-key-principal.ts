@@ -1,5 +1,5 @@
 import { findLiveApiKey, type LiveApiKey } from '../db/queries/api-keys.js';
-import { RequestTransaction, runInTransaction } from '../db/request-transaction.js';
+import { readAsTenant } from '../db/request-transaction.js';
 import type { TransactionRoute } from '../db/router.js';
 import { unauthenticated } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,22 +25,14 @@ export interface ApiKeyLookupOptions {
  * because the request's own transaction records the principal it is about to decide.
  */
 export function createApiKeyLookup(options: ApiKeyLookupOptions): ApiKeyLookup {
-  return async (tenant, prefix) => {
-    const route = options.route(tenant);
-    const tx = new RequestTransaction(
-      route.source,
-      {
-        tenantId: tenant.id,
-        userId: undefined,
-        actorTenantId: undefined,
-        statementTimeoutMs: tenant.statementTimeoutMs,
-      },
+  return (tenant, prefix) =>
+    readAsTenant(
+      options.route(tenant),
+      tenant,
       options.logger,
-      route.acquireSlot,
+      (db) => findLiveApiKey(db, prefix),
       options.onQuery,
     );
-    return runInTransaction(tx, (db) => findLiveApiKey(db, prefix));
-  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { EventBus } from '../cache/events.js';
 import { hashSegment } from '../cache/keyspace.js';
 import { liveRevocations, revokeSessions } from '../db/queries/session-revocations.js';
-import { RequestTransaction, runInTransaction } from '../db/request-transaction.js';
+import { type RequestTransaction, readAsTenant } from '../db/request-transaction.js';
 import type { TransactionRoute } from '../db/router.js';
 import { internalError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -238,19 +238,9 @@ export class SessionRevocations implements SessionRevoker {
    * an instance, then once per RECHECK_MS or BACKSTOP_MS at most, not once per request.
    */
   #select(tenant: Tenant): Promise<Map<string, number>> {
-    const route = this.options.route(tenant);
-    const tx = new RequestTransaction(
-      route.source,
-      {
-        tenantId: tenant.id,
-        userId: undefined,
-        actorTenantId: undefined,
-        statementTimeoutMs: tenant.statementTimeoutMs,
-      },
-      this.options.logger,
-      route.acquireSlot,
+    return readAsTenant(this.options.route(tenant), tenant, this.options.logger, (db) =>
+      liveRevocations(db, this.#keepSeconds),
     );
-    return runInTransaction(tx, (db) => liveRevocations(db, this.#keepSeconds));
   }
 
   #apply(known: TenantRevocations, subject: string, revokedAt: number): void {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { withClient } from './short-client.js';
 import { connectionUrl, databaseOfUrl } from './urls.js';
 
 const ident = pg.escapeIdentifier;
@@ -82,14 +83,4 @@ export async function ensureKeysDatabase(options: {
     await client.query(`GRANT SELECT, INSERT ON ${KEYS_TABLE} TO ${runtime}`);
   });
   return name;
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'tenantql db setup' });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }

@@ -352,6 +352,30 @@ export async function runInTransaction<T>(
   }
 }
 
+/**
+ * `work` in a short read-only transaction of `tenant` that no request owns (an API key's lookup,
+ * a read of its revoked sessions): the tenant's settings with no user, its turn at `route`'s
+ * connections, committed at once.
+ */
+export function readAsTenant<T>(
+  route: { readonly source: ConnectionSource; readonly acquireSlot?: AcquireSlot },
+  tenant: { readonly id: number; readonly statementTimeoutMs: number },
+  logger: Logger,
+  work: (tx: RequestTransaction) => Promise<T>,
+  onQuery?: () => void,
+): Promise<T> {
+  const settings = {
+    tenantId: tenant.id,
+    userId: undefined,
+    actorTenantId: undefined,
+    statementTimeoutMs: tenant.statementTimeoutMs,
+  };
+  return runInTransaction(
+    new RequestTransaction(route.source, settings, logger, route.acquireSlot, onQuery),
+    work,
+  );
+}
+
 /** pg-pool's own message when `connectionTimeoutMillis` passes. */
 function isConnectTimeout(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('timeout exceeded when trying to connect');

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { ensureKeysDatabase } from './keys-database.js';
 import { migrate } from './migrate.js';
+import { withClient } from './short-client.js';
 import { connectionUrl } from './urls.js';
 
 export interface RoleNames {
@@ -157,14 +158,4 @@ export function scramSha256Verifier(password: string, iterations = 4096): string
 
 function newPassword(): string {
   return randomBytes(24).toString('base64url');
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'tenantql db setup' });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }

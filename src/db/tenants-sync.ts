@@ -1,7 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Tenant } from '../tenancy/tenants-file.js';
 import type { Pool } from './pool.js';
+import { withClient } from './short-client.js';
 
 /**
  * Writes the tenants table from a tenant set. Given the set it replaces (a reload), only what
@@ -30,15 +31,7 @@ export function tenantsTableSync(options: {
   let through: (work: (db: Pool | pg.Client) => Promise<void>) => Promise<void>;
   if (adminPool) through = (work) => work(adminPool);
   else if (ownerUrl) {
-    through = async (work) => {
-      const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
-      try {
-        await client.connect();
-        await work(client);
-      } finally {
-        await client.end();
-      }
-    };
+    through = (work) => withClient(ownerUrl, work, 'tenantql tenants sync');
   } else return undefined;
   // The set this process last wrote, whole: a reload from it sends only the difference.
   let written: TenantSet | undefined;

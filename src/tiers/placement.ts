@@ -1,5 +1,5 @@
-import pg from 'pg';
 import type { Pool } from '../db/pool.js';
+import { withClient } from '../db/short-client.js';
 import type { TenantSet } from '../tenancy/tenant-set.js';
 import type { Isolation } from '../tenancy/tenants-file.js';
 import type { TenantSecrets } from './secrets-file.js';
@@ -36,15 +36,7 @@ export function tenantsTablePlacements(options: {
   const { adminPool, ownerUrl } = options;
   if (adminPool) return () => readPlacements(adminPool);
   if (!ownerUrl) return undefined;
-  return async () => {
-    const client = new pg.Client({ connectionString: ownerUrl, application_name: 'tenantql tenants sync' });
-    try {
-      await client.connect();
-      return await readPlacements(client);
-    } finally {
-      await client.end();
-    }
-  };
+  return () => withClient(ownerUrl, readPlacements, 'tenantql tenants sync');
 }
 
 /**

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import keysRotateMaster from '../../src/cli/keys-rotate-master.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataKeys, KeyUnavailable } from '../../src/crypto/data-keys.js';
 import { decryptField, encryptField } from '../../src/crypto/envelope.js';
 import { createKeyStorePool, type KeyStore, PostgresKeyStore } from '../../src/crypto/key-store.js';
@@ -9,6 +8,7 @@ import { masterKeyId, wrapKey } from '../../src/crypto/key-wrap.js';
 import { rotateMasterKey } from '../../src/crypto/rotate-master.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { tenantqlInProcess } from '../helpers/run-command.js';
 
 // SPEC §12: `tenantql keys rotate-master` re-wraps every data key from TENANT_MASTER_KEY to
 // TENANT_MASTER_KEY_NEW in the key store database, without touching data; resumable.
@@ -48,22 +48,9 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** The command in process, with what it wrote. */
-async function rotate(environment: NodeJS.ProcessEnv, argv: string[] = []) {
-  const out = { stdout: '', stderr: '' };
-  for (const stream of ['stdout', 'stderr'] as const) {
-    vi.spyOn(process[stream], 'write').mockImplementation((chunk) => {
-      out[stream] += String(chunk);
-      return true;
-    });
-  }
-  try {
-    const code = await keysRotateMaster(argv, environment);
-    return { code, ...out };
-  } finally {
-    vi.restoreAllMocks();
-  }
-}
+/** The command in process, as bin/tenantql runs it, with what it wrote. */
+const rotate = (environment: NodeJS.ProcessEnv, argv: string[] = []) =>
+  tenantqlInProcess(['keys', 'rotate-master', ...argv], environment);
 
 const mastersInStore = async () => {
   const { rows } = await pool.query<{ master_id: string; n: number }>(
