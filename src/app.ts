@@ -176,7 +176,10 @@ export function createApp(deps: AppDeps): App {
       router,
       schemas: [deps.schema, adminSchema],
       fastPath: (deps.fastPath ?? config.fastPath) ? deps.schema : undefined,
-      onFastPath: deps.onFastPath,
+      onFastPath: (outcome) => {
+        metrics.fastPath.inc({ outcome });
+        deps.onFastPath?.(outcome);
+      },
       forkForEvent: (base) => ({
         ...base,
         ...newContext(contextDeps, router.event(base.tenant), base.tenant, base.principal, base.requestId),

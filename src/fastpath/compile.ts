@@ -16,6 +16,7 @@ import {
 import { TABLE_FIELD, type TableFieldSpec } from '../graphql/table-fields.js';
 import type { Catalog, Table } from './catalog.js';
 import { compileConnection } from './compile-connection.js';
+import { compileContext } from './compile-context.js';
 import { type Compiler, Declined, type TableOf, tableOfType } from './compiler.js';
 import { encodingFor } from './encodings.js';
 import type { ByIdEntry, ObjectEntry, ObjectPlan, Plan, RootEntry } from './plan.js';
@@ -25,8 +26,8 @@ import { collectRootFields, collectSubfields, type Fragments, fragmentsOf } from
 /**
  * The plan of a query operation, or why it takes the resolvers. Compiled: queries without
  * directives or introspection whose every field is `__typename`, a declared or exposed column,
- * a global id, a reference, a connection or a row by global id of table-backed types (see
- * graphql/table-fields.ts). Anything else — a field with a resolver of its own, a mutation, a
+ * a global id, a reference, a connection or a row by global id of table-backed types, or a
+ * root field of what the request already holds (Query.tenant; see graphql/table-fields.ts). Anything else — a field with a resolver of its own, a mutation, a
  * subscription — is not, and the whole request takes the resolvers.
  */
 export function compile(
@@ -127,6 +128,7 @@ function rootEntry(
     return compileConnection(compiler, { definition: field, node, nodes, key }, nodes, spec.connection);
   }
   if (spec && 'byGlobalId' in spec) return byIdEntry(compiler, field, key, nodes, spec.byGlobalId);
+  if (spec && 'fromContext' in spec) return compileContext(compiler, field, key, nodes, spec.fromContext);
   throw new Declined(`Query.${field.name} has a resolver of its own`);
 }
 

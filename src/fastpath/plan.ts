@@ -1,4 +1,5 @@
-import type { FieldNode, GraphQLField, VariableDefinitionNode } from 'graphql';
+import type { FieldNode, GraphQLField, GraphQLScalarType, VariableDefinitionNode } from 'graphql';
+import type { Context } from '../context.js';
 import type { Table } from './catalog.js';
 import type { Encoding } from './encodings.js';
 import type { ScopeRule } from './scopes.js';
@@ -28,7 +29,30 @@ export interface FieldSite {
 export type RootEntry =
   | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
   | ConnectionEntry
-  | ByIdEntry;
+  | ByIdEntry
+  | ContextEntry;
+
+/** A root field whose value the request already holds (Query.tenant): written by Node, no SQL. */
+export interface ContextEntry {
+  readonly kind: 'context';
+  readonly key: string;
+  readonly site: FieldSite;
+  /** What the field's resolver returns (tableField's `fromContext`). */
+  readonly read: (ctx: Context) => unknown;
+  readonly nullable: boolean;
+  readonly entries: readonly ContextField[];
+}
+
+export type ContextField =
+  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | {
+      readonly kind: 'property';
+      readonly key: string;
+      readonly property: string;
+      /** A built-in scalar: its serialize is what graphql-jit calls. */
+      readonly type: GraphQLScalarType;
+      readonly nullable: boolean;
+    };
 
 /** The rows of one table-backed type, as one JSON object per row. */
 export interface ObjectPlan {

@@ -1,8 +1,9 @@
 import { type GraphQLSchema, getArgumentValues, getVariableValues } from 'graphql';
+import type { Context } from '../context.js';
 import type { Page } from '../db/queries/rows.js';
 import { decodeGlobalId, pageFrom } from '../graphql/ids.js';
 import type { TableOf } from './compile.js';
-import type { ByIdEntry, ConnectionEntry, FieldSite, Plan } from './plan.js';
+import type { ByIdEntry, ConnectionEntry, ContextEntry, ContextField, FieldSite, Plan } from './plan.js';
 import type { RequestValues } from './sql.js';
 
 /** A request the compiled plan cannot answer exactly as the resolvers would: they answer it. */
@@ -18,9 +19,10 @@ export function requestValues(
   schema: GraphQLSchema,
   plan: Plan,
   inputs: Readonly<Record<string, unknown>> | null | undefined,
-  tenantId: number,
+  ctx: Context,
   tableOf: TableOf,
 ): RequestValues {
+  const tenantId = ctx.tenant.id;
   const coerced = getVariableValues(schema, plan.variables, inputs ?? {}, { maxErrors: 1 });
   if (coerced.errors) throw new RequestDeclined('variables do not coerce');
   const variables = coerced.coerced;
@@ -64,8 +66,39 @@ export function requestValues(
       }
       return target ?? null;
     },
+    context: (entry: ContextEntry) => contextJson(entry, ctx),
     decline(reason: string): never {
       throw new RequestDeclined(reason);
     },
   };
+}
+
+/**
+ * The JSON text of a `fromContext` root field, as graphql-jit writes it: each property
+ * through its scalar's serialize, then JSON.stringify. A value jit would answer with an error
+ * (a null in a non-null field, one serialize refuses) declines the request.
+ */
+export function contextJson(entry: ContextEntry, ctx: Context): string {
+  const value = entry.read(ctx) as Record<string, unknown> | null | undefined;
+  if (value == null) return nullOr(entry.nullable, entry.key);
+  const parts = entry.entries.map((field) => `${JSON.stringify(field.key)}:${leafJson(field, value)}`);
+  return `{${parts.join(',')}}`;
+}
+
+function leafJson(field: ContextField, value: Record<string, unknown>): string {
+  if (field.kind === 'typename') return JSON.stringify(field.typename);
+  const raw = value[field.property];
+  if (raw == null) return nullOr(field.nullable, field.key);
+  let serialized: unknown;
+  try {
+    serialized = field.type.serialize(raw);
+  } catch {
+    throw new RequestDeclined(`${field.key}: ${field.type.name} refuses the value`);
+  }
+  return serialized == null ? nullOr(field.nullable, field.key) : JSON.stringify(serialized);
+}
+
+function nullOr(nullable: boolean, key: string): string {
+  if (nullable) return 'null';
+  throw new RequestDeclined(`${key}: null in a non-null field`);
 }

@@ -10,7 +10,7 @@ import { StatementNotPrepared } from '../db/request-transaction.js';
 import type { TableOf } from './compile.js';
 import { DECLINED_MARK } from './encodings.js';
 import type { Plan } from './plan.js';
-import { RequestDeclined, requestValues } from './request-values.js';
+import { contextJson, RequestDeclined, requestValues } from './request-values.js';
 import { type Statement, statementFor } from './sql.js';
 
 /** A result written as PostgreSQL wrote it; yoga calls `stringify` when a result has one. */
@@ -29,7 +29,7 @@ export async function run(
   const ctx = args.contextValue as Context;
   let statement: Statement;
   try {
-    const values = requestValues(options.schema, plan, args.variableValues, ctx.tenant.id, options.tableOf);
+    const values = requestValues(options.schema, plan, args.variableValues, ctx, options.tableOf);
     statement = statementFor(plan, values, !options.prepared);
   } catch (error) {
     if (error instanceof RequestDeclined) return undefined;
@@ -44,7 +44,7 @@ export async function run(
     if (error instanceof StatementNotPrepared) return { refused: (error.cause as Error).message };
     if (isRefused(error)) return { refused: (error as Error).message };
     if (isDeclined(error) || (error as { code?: unknown }).code === '26000') return undefined;
-    return { result: failed(plan, error) };
+    return { result: failed(plan, error, ctx) };
   }
 }
 
@@ -80,16 +80,20 @@ function written(body: string): Written {
 
 /**
  * The statement failed (a timeout, a lost connection, no connection in time): each root
- * field that reads rows fails with the error, as each of their resolvers would have, and
+ * field that reads rows fails with the error (the others keep their values), as each of their resolvers would have, and
  * nulls propagate as graphql's do.
  */
-function failed(plan: Plan, error: unknown): ExecutionResult {
+function failed(plan: Plan, error: unknown, ctx: Context): ExecutionResult {
   const errors: GraphQLError[] = [];
   const data: Record<string, unknown> = {};
   let nulled = false;
   for (const entry of plan.root) {
     if (entry.kind === 'typename') {
       data[entry.key] = entry.typename;
+      continue;
+    }
+    if (entry.kind === 'context') {
+      data[entry.key] = JSON.parse(contextJson(entry, ctx)); // computed once already: it does not throw
       continue;
     }
     errors.push(locatedError(error, entry.site.nodes, [entry.key]));

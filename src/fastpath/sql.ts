@@ -6,6 +6,7 @@ import type {
   ByIdEntry,
   ConnectionEntry,
   ConnectionPart,
+  ContextEntry,
   EdgePart,
   ObjectEntry,
   ObjectPlan,
@@ -39,6 +40,8 @@ export interface RequestValues {
   filters(entry: ConnectionEntry): readonly (string | null)[];
   /** The row a byId field names, or null when its id names nothing this tenant can see. */
   target(entry: ByIdEntry): { typename: string; id: string } | null;
+  /** The JSON text of a root field the request already holds (Query.tenant). */
+  context(entry: ContextEntry): string;
   /** A field the request cannot have compiled (a branch of node(id) that is not): the resolvers answer. */
   decline(reason: string): never;
 }
@@ -67,7 +70,11 @@ export function statementFor(plan: Plan, values: RequestValues, inline = false):
     const kept = templates.get(plan) ?? [];
     for (const template of kept) {
       if (template.choices.every(([choice, made]) => choice(values) === made)) {
-        return { ...template, params: template.getters.map((get) => get(values)) };
+        return {
+          ...template,
+          params: template.getters.map((get) => get(values)),
+          constant: template.constant?.(values),
+        };
       }
     }
     const made = write(plan, values, new Params(values, false));
@@ -84,7 +91,8 @@ interface Template {
   readonly text: string;
   readonly name: string | undefined;
   readonly types: readonly string[];
-  readonly constant: string | undefined;
+  /** The body of a request, when it needs no row: literal text and what the request holds. */
+  readonly constant: ((values: RequestValues) => string) | undefined;
   readonly getters: readonly Getter[];
   readonly choices: readonly (readonly [Choice, string | null])[];
 }
@@ -106,7 +114,10 @@ function write(
   plan.root.forEach((entry, i) => {
     body.key(entry.key, i === 0);
     if (entry.kind === 'typename') body.text(JSON.stringify(entry.typename));
-    else if (entry.kind === 'connection') body.sql(writer.connection(entry, undefined));
+    else if (entry.kind === 'context') {
+      const get = (v: RequestValues) => v.context(entry);
+      body.held(params.add(get, 'text'), get);
+    } else if (entry.kind === 'connection') body.sql(writer.connection(entry, undefined));
     else {
       const row = writer.byId(entry);
       if (row === null) body.text('null');
@@ -123,7 +134,10 @@ function write(
     getters: params.getters,
     choices: params.choices,
   };
-  return { statement: { ...template, params: params.values }, template };
+  return {
+    statement: { ...template, params: params.values, constant: template.constant?.(values) },
+    template,
+  };
 }
 
 /**
@@ -158,9 +172,12 @@ class Params {
   }
 }
 
-/** JSON text built from literal pieces and SQL expressions (each non-null text). */
+/**
+ * JSON text built from literal pieces, SQL expressions (each non-null text) and pieces the
+ * request holds (a parameter in SQL; read in Node when the text needs no SQL at all).
+ */
 class Json {
-  readonly #parts: { literal: boolean; value: string }[] = [];
+  readonly #parts: { literal: boolean; value: string; held?: Getter }[] = [];
 
   text(value: string): void {
     const last = this.#parts.at(-1);
@@ -176,10 +193,16 @@ class Json {
     this.#parts.push({ literal: false, value: expression });
   }
 
-  /** The text, when it has no SQL expression in it. */
-  constant(): string | undefined {
-    const [only, ...rest] = this.#parts;
-    return only?.literal && rest.length === 0 ? only.value : undefined;
+  /** A piece the request holds: `parameter` in SQL, `get` when no SQL is needed. */
+  held(parameter: string, get: Getter): void {
+    this.#parts.push({ literal: false, value: parameter, held: get });
+  }
+
+  /** The text of a request, when it has no SQL expression in it. */
+  constant(): ((values: RequestValues) => string) | undefined {
+    const parts = this.#parts;
+    if (parts.some((p) => !p.literal && !p.held)) return undefined;
+    return (values) => parts.map((p) => (p.held ? p.held(values) : p.value)).join('');
   }
 
   toSql(): string {

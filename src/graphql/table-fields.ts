@@ -1,3 +1,5 @@
+import type { Context } from '../context.js';
+
 /**
  * What a field of a table-backed type reads, said once beside its resolver, so that the fast
  * path (src/fastpath/) can answer a nested read with one SQL statement instead of running the
@@ -41,7 +43,14 @@ export type TableFieldSpec =
    * object type), or of any table-backed type registered for node(id) (an interface); null for
    * an id of another tenant or type, a malformed id, or a missing row.
    */
-  | { readonly byGlobalId: string };
+  | { readonly byGlobalId: string }
+  /**
+   * At the root: a value the request already holds (no SQL), `fromContext(ctx)` — the field's
+   * resolver must return exactly that. Its type's fields are `__typename` and exposed
+   * properties of that value of the built-in scalars (`t.exposeString('name')`), as Query.tenant.
+   * A query can then mix it with table-backed fields and still be one statement.
+   */
+  | { readonly fromContext: (ctx: Context) => unknown };
 
 /** The key of a field's `extensions` holding its TableFieldSpec. */
 export const TABLE_FIELD = 'tenantqlTableField';

@@ -51,6 +51,8 @@ export interface Metrics {
   /** One per request shed with 503 OVERLOADED (it waited its whole deadline for a connection). */
   readonly overloaded: Counter<string>;
   readonly reloads: Counter<'outcome'>;
+  /** Query operations on the tenant schema by the fast path's outcome (fastpath/index.ts). */
+  readonly fastPath: Counter<'outcome'>;
   /** Counts one request of the tenant and returns its bounded label. */
   tenantLabel(tenantId: number | undefined): string;
   /** Reports a pool's connections at each scrape. */
@@ -104,6 +106,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const reloads = new Counter({
     name: 'tenantql_tenant_reloads_total',
     help: 'Reloads of the tenants file by outcome (success, or failure: the old set kept).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const fastPath = new Counter({
+    name: 'tenantql_fast_path_operations_total',
+    help: 'Operations on the tenant schema by fast path outcome: answered (one SQL statement), declined (the resolvers answered: not compiled, or not this request), refused (PostgreSQL refused the statement, a bug: logged, the resolvers serve that text from then on).',
     labelNames: ['outcome'] as const,
     registers,
   });
@@ -176,6 +184,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     rateLimited,
     overloaded,
     reloads,
+    fastPath,
     tenantLabel: (tenantId) => (tenantId === undefined ? 'none' : labels.label(tenantId)),
     observePool: (name, pool) => void pools.set(name, pool),
     observeScheduler: (name, scheduler) => void schedulers.set(name, scheduler),

@@ -150,6 +150,7 @@ describe('/metrics', () => {
       token: await t.token(2),
     });
     await t.gql('nobody.localhost', '{ tenant { id } }');
+    await t.gql('tenant1.localhost', '{ viewer { roles } }'); // not compiled: the resolvers answer
     for (const host of ['localhost', 'tenant1.localhost', 'anything.example']) {
       const m = await metrics(host);
       expect(m.status).toBe(200);
@@ -170,6 +171,8 @@ describe('/metrics', () => {
     expect(text).toMatch(/^tenantql_tenants\{kind="regular"\} 4$/m);
     expect(text).toContain('# TYPE tenantql_cache_lookups_total counter');
     expect(text).toContain('# TYPE tenantql_rate_limited_total counter');
+    expect(text).toMatch(/^tenantql_fast_path_operations_total\{outcome="answered"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^tenantql_fast_path_operations_total\{outcome="declined"\} [1-9]\d*$/m);
     // Scrapes and probes are not GraphQL requests.
     expect(text).not.toMatch(/path="\/metrics"/);
   });

@@ -1,5 +1,6 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import type { Context } from '../../src/context.js';
 import { demoSchema } from '../../src/example/schema.js';
 import type { Catalog, Column, Table } from '../../src/fastpath/catalog.js';
 import { compile } from '../../src/fastpath/compile.js';
@@ -60,6 +61,10 @@ describe('what the fast path compiles', () => {
     expect(
       reason('{ node(id: "x") { __typename id ... on Project { name } ... on Task { title } } }'),
     ).toBeUndefined();
+    expect(reason('{ tenant { __typename id subdomain name } projects { totalCount } }')).toBeUndefined();
+    expect(
+      reason('{ members { totalCount edges { node { id name tasks { edges { node { title } } } } } } }'),
+    ).toBeUndefined();
   });
 
   it('declines, with the reason, what it cannot answer exactly', () => {
@@ -68,8 +73,10 @@ describe('what the fast path compiles', () => {
     expect(
       reason('{ projects { edges { node { tasks { edges { node { assignee { email } } } } } } } }'),
     ).toBe('Member.email has a resolver of its own');
-    expect(reason('{ members { totalCount } }')).toBe('Query.members has a resolver of its own');
-    expect(reason('{ tenant { id } }')).toBe('Query.tenant has a resolver of its own');
+    expect(reason('{ members { edges { node { name email } } } }')).toBe(
+      'Member.email has a resolver of its own',
+    );
+    expect(reason('{ viewer { roles } }')).toBe('Query.viewer has a resolver of its own');
     expect(reason('{ projects { totalCount @skip(if: false) } }')).toBe('directive @skip');
     expect(reason('{ __type(name: "Project") { name } }')).toBe('introspection');
     expect(reason('query A { __typename } query B { __typename }')).toBe('no such operation');
@@ -96,11 +103,19 @@ describe('what the fast path compiles', () => {
   });
 });
 
+/** What requestValues reads of a request's context: its tenant. */
+const contextOf = (id: number, name = `Tenant ${id}`) =>
+  ({ tenant: { id, subdomain: `t${id}`, name } }) as unknown as Context;
+
 describe('the statement', () => {
   const statement = (query: string, variables: Record<string, unknown>, inline = false) => {
     const plan = compile(demoSchema, parse(query), undefined, catalog(), nodeTypeSource);
     if ('declined' in plan) throw new Error(plan.declined);
-    return statementFor(plan, requestValues(demoSchema, plan, variables, 2, nodeTypeSource), inline);
+    return statementFor(
+      plan,
+      requestValues(demoSchema, plan, variables, contextOf(2), nodeTypeSource),
+      inline,
+    );
   };
 
   it('the same text for every request of a plan, the values as parameters', () => {
@@ -121,7 +136,7 @@ describe('the statement', () => {
       return compiled;
     };
     const run = (p: ReturnType<typeof plan>, variables: Record<string, unknown>) =>
-      statementFor(p, requestValues(demoSchema, p, variables, 2, nodeTypeSource));
+      statementFor(p, requestValues(demoSchema, p, variables, contextOf(2), nodeTypeSource));
     const paged = plan(
       'query($after: String, $s: TaskStatus) { projects(after: $after) { pageInfo { hasPreviousPage } edges { node { tasks(status: $s) { totalCount } } } } }',
     );
@@ -162,6 +177,34 @@ describe('the statement', () => {
   it('an answer known without rows is written without a statement', () => {
     expect(statement('{ __typename a: project(id: "nope") { id } }', {}).constant).toBe(
       '{"data":{"__typename":"Query","a":null}}',
+    );
+  });
+
+  it('what the request holds (Query.tenant) is written by Node: a parameter, or no statement at all', () => {
+    const plan = compile(
+      demoSchema,
+      parse('{ t: tenant { name id __typename } }'),
+      undefined,
+      catalog(),
+      nodeTypeSource,
+    );
+    if ('declined' in plan) throw new Error(plan.declined);
+    const alone = (ctx: Context) =>
+      statementFor(plan, requestValues(demoSchema, plan, {}, ctx, nodeTypeSource));
+    expect(alone(contextOf(2, 'Acme "quoted" \\ ü')).constant).toBe(
+      '{"data":{"t":{"name":"Acme \\"quoted\\" \\\\ ü","id":2,"__typename":"Tenant"}}}',
+    );
+    // The kept text is reused, and the next tenant's body is its own.
+    expect(alone(contextOf(3)).constant).toBe(
+      '{"data":{"t":{"name":"Tenant 3","id":3,"__typename":"Tenant"}}}',
+    );
+
+    const mixed = statement('{ tenant { id } projects { totalCount } }', {});
+    expect(mixed.constant).toBeUndefined();
+    expect(mixed.params).toContain('{"id":2}');
+    expect(mixed.text).not.toContain('Tenant 2');
+    expect(statement('{ tenant { id } projects { totalCount } }', {}, true).text).toContain(
+      `'{"id":2}'::text`,
     );
   });
 });

@@ -10,6 +10,7 @@ import {
   registerNodeType,
   registerUniqueMessage,
   requiredText,
+  tableField,
   toConnection,
 } from '../../index.js';
 import * as members from '../queries/members.js';
@@ -32,12 +33,17 @@ export const memberEmail = defineEncryptedColumn({
 MemberRef.implement({
   interfaces: [Node],
   fields: (t) => ({
-    id: t.id({ resolve: (m, _args, ctx) => encodeGlobalId('Member', ctx.tenant.id, m.id) }),
+    id: t.id({
+      extensions: tableField({ globalId: true }),
+      resolve: (m, _args, ctx) => encodeGlobalId('Member', ctx.tenant.id, m.id),
+    }),
     name: t.exposeString('name'),
+    // Decrypted in Node: declares nothing, so a query that asks for it takes the resolvers.
     email: t.string({ resolve: (m, _args, ctx) => memberEmail.decrypt(ctx, m.email) }),
     tasks: t.field({
       type: TaskConnection,
       args: { first: t.arg.int(), after: t.arg.string() },
+      extensions: tableField({ connection: { references: 'assignee_id' } }),
       resolve: async (m, args, ctx) => {
         const page = pageFrom(args);
         const rows = await taskPage(ctx, { parent: 'assignee_id', page, status: null }).load(m.id);
@@ -54,6 +60,7 @@ builder.queryField('members', (t) =>
     type: MemberConnection,
     authScopes: AUTHENTICATED,
     args: { first: t.arg.int(), after: t.arg.string() },
+    extensions: tableField({ connection: {} }),
     resolve: async (_root, args, ctx) => {
       const page = pageFrom(args);
       const rows = await members.listMembers(ctx.db, page);
