@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/db/embedded.js';
+import { treeCpuMs } from './cpu.js';
 import { BIG_TENANT_COUNT, hostOf, tenantsFile, writeJsonAtomically } from './fixtures.js';
 import { type Child, post } from './processes.js';
 import { seededTenantIds } from './seed.js';
@@ -11,7 +12,7 @@ import { type Measurement, wrk } from './wrk.js';
 export interface Reload {
   /** The server's own figure: read, validate, build and swap (tenantql_tenant_reload_duration_seconds). */
   durationMs: number;
-  /** From kill -HUP in the bench to the reload counted in the server's metrics (polled every 10 ms). */
+  /** From kill -HUP in the bench to the reload counted in the server's metrics (polled every 25 ms). */
   signalToLogMs: number;
 }
 
@@ -19,7 +20,10 @@ export interface ReloadResult {
   tenants: number;
   idle: Reload[];
   underLoad: Reload[];
+  /** C with a SIGHUP every second (R). */
   load: Measurement;
+  /** The same load on the same server without SIGHUP (R₀), alternating with R. */
+  quietLoad: Measurement;
   samples: number;
   failedSamples: number;
   wrongTenantSamples: number;
@@ -67,46 +71,102 @@ export async function reloadAtScale(bench: Bench, options: ReloadOptions): Promi
       connections: options.connections,
       seconds: options.warmupSeconds,
     });
-    let running = true;
-    const loaded = wrk({
-      port: server.port,
-      requestsFile: bench.requests.nestedWithTenant,
-      connections: options.connections,
-      seconds: options.seconds,
-      checkMarkers: true,
-    }).finally(() => {
-      running = false;
-    });
+    // The same load without SIGHUP (R₀), then with one every second (R), twice, alternating:
+    // R / R₀ is the price of the reloads alone, on the same server with the same checks.
+    const quiet: Phase[] = [];
+    const reloading: Phase[] = [];
     const underLoad: Reload[] = [];
-    const reloading = (async () => {
-      while (running) {
-        const next = sleep(1000);
-        underLoad.push(await reload());
-        await next;
-      }
-    })();
-    // Two samplers, so a request is often in flight at the moment of a swap.
-    const sampled = Promise.all([0, 1].map((offset) => sample(server, bench, offset, () => running)));
-    const [load, samples] = await Promise.all([loaded, sampled, reloading]).then(([l, s]) => [l, s] as const);
-    const sum = (key: 'samples' | 'failedSamples' | 'wrongTenantSamples') =>
-      samples.reduce((total, s) => total + s[key], 0);
-    // The samplers' checked answers are requests this server served too (C has no samplers):
-    // R's rate counts them with wrk's.
-    const served = { ...load, rps: load.rps + sum('samples') / load.seconds };
+    for (let round = 0; round < 2; round++) {
+      quiet.push(await phase(server, bench, options, undefined));
+      reloading.push(await phase(server, bench, options, async () => underLoad.push(await reload())));
+    }
+    const all = [...quiet, ...reloading];
     return {
       tenants: BIG_TENANT_COUNT,
       idle,
       underLoad,
-      load: served,
-      samples: sum('samples'),
-      failedSamples: sum('failedSamples'),
-      wrongTenantSamples: sum('wrongTenantSamples'),
-      problems: samples.flatMap((s) => s.problems),
+      load: combined(reloading),
+      quietLoad: combined(quiet),
+      samples: all.reduce((n, p) => n + p.samples, 0),
+      failedSamples: all.reduce((n, p) => n + p.failedSamples, 0),
+      wrongTenantSamples: all.reduce((n, p) => n + p.wrongTenantSamples, 0),
+      problems: all.flatMap((p) => p.problems),
     };
   } finally {
     await server.stop();
   }
 }
+
+interface Phase {
+  load: Measurement;
+  samples: number;
+  failedSamples: number;
+  wrongTenantSamples: number;
+  problems: string[];
+}
+
+/** One measured run of C with the samplers, and `reload` every second while it runs (if given). */
+async function phase(
+  server: Child,
+  bench: Bench,
+  options: ReloadOptions,
+  reload: (() => Promise<unknown>) | undefined,
+): Promise<Phase> {
+  let running = true;
+  const cpuBefore = treeCpuMs(server.process.pid);
+  const loaded = wrk({
+    port: server.port,
+    requestsFile: bench.requests.nestedWithTenant,
+    connections: options.connections,
+    seconds: options.seconds,
+    checkMarkers: true,
+  }).finally(() => {
+    running = false;
+  });
+  const reloading = (async () => {
+    while (running && reload) {
+      const next = sleep(1000);
+      await reload();
+      await next;
+    }
+  })();
+  // Two samplers, so a request is often in flight at the moment of a swap.
+  const sampled = Promise.all([0, 1].map((offset) => sample(server, bench, offset, () => running)));
+  const [load, samples] = await Promise.all([loaded, sampled, reloading]).then(([l, s]) => [l, s] as const);
+  const cpuMs = treeCpuMs(server.process.pid) - cpuBefore;
+  const sum = (key: 'samples' | 'failedSamples' | 'wrongTenantSamples') =>
+    samples.reduce((total, s) => total + s[key], 0);
+  // The samplers' checked answers are requests this server served too (C has no samplers):
+  // the rate and the CPU per request count them with wrk's.
+  const served = load.requests + sum('samples');
+  return {
+    load: { ...load, rps: load.rps + sum('samples') / load.seconds, serverCpuUs: (cpuMs * 1000) / served },
+    samples: sum('samples'),
+    failedSamples: sum('failedSamples'),
+    wrongTenantSamples: sum('wrongTenantSamples'),
+    problems: samples.flatMap((s) => s.problems),
+  };
+}
+
+/** Runs as one: rates over their summed time, CPU per request over their requests, latencies the worst. */
+function combined(phases: Phase[]): Measurement {
+  const loads = phases.map((p) => p.load);
+  const total = (of: (m: Measurement) => number) => loads.reduce((sum, m) => sum + of(m), 0);
+  const requests = total((m) => m.requests);
+  const seconds = total((m) => m.seconds);
+  return {
+    requests,
+    seconds,
+    rps: total((m) => m.rps * m.seconds) / seconds,
+    p50Ms: Math.max(...loads.map((m) => m.p50Ms)),
+    p99Ms: Math.max(...loads.map((m) => m.p99Ms)),
+    errors: total((m) => m.errors),
+    wrongTenant: total((m) => m.wrongTenant ?? 0),
+    serverCpuUs: total((m) => (m.serverCpuUs ?? 0) * m.requests) / requests,
+  };
+}
+
+const POLL_MS = 25;
 
 async function sighup(server: Child, metricsPort: number): Promise<Reload> {
   const before = await reloadMetrics(metricsPort);
@@ -122,7 +182,9 @@ async function sighup(server: Child, metricsPort: number): Promise<Reload> {
         signalToLogMs: performance.now() - sent,
       };
     if (performance.now() - sent > 10_000) throw new Error('no reload counted within 10 s of SIGHUP');
-    await sleep(10);
+    // A scrape costs the server ~1.4 ms of CPU (prom-client's process metrics read /proc):
+    // polled every 10 ms, a reload under load cost R as much again in scrapes as in reloading.
+    await sleep(POLL_MS);
   }
 }
 

@@ -14,7 +14,7 @@ import {
   targets,
   targetTable,
 } from './report.js';
-import { measure, SCENARIOS, type ServerName, type Servers } from './scenarios.js';
+import { isBaselineServer, measure, SCENARIOS, type ServerName, type Servers } from './scenarios.js';
 import { vacuumWrittenTables } from './seed.js';
 import { type Bench, POOL_MAX, prepare, WORK_DIR } from './setup.js';
 import { type TiersResult, tiersLines, tiersScenario } from './tiers.js';
@@ -48,13 +48,13 @@ async function main(): Promise<number> {
     log('wrk is not installed: apt-get install -y wrk (Debian/Ubuntu) or brew install wrk');
     return 1;
   }
-  // Bᵇ and Cᵇ exist only with BENCH_BASELINE; BENCH_ONLY=B,C takes them along (their first letter).
+  // Bᵇ, Cᵇ, Dᵇ and F·xᵇ exist only with BENCH_BASELINE; BENCH_ONLY=B,C takes them along (their first letter).
   const scenarios = SCENARIOS.filter(
-    (s) => wanted(s.key) && (s.server !== 'baseline' || settings.baseline !== undefined),
+    (s) => wanted(s.key) && (!isBaselineServer(s.server) || settings.baseline !== undefined),
   );
   // Before any service starts: a ref that names nothing fails in a second.
   const baseline =
-    settings.baseline && scenarios.some((s) => s.server === 'baseline')
+    settings.baseline && scenarios.some((s) => isBaselineServer(s.server))
       ? await prepareBaseline(settings.baseline, WORK_DIR, log)
       : undefined;
   const bench = await prepare(env, log);
@@ -112,11 +112,8 @@ async function main(): Promise<number> {
     const summaries = results.map(summarise);
     const extra = reload
       ? [
-          {
-            key: 'R',
-            title: 'C, 10,000 tenants, SIGHUP every 1 s',
-            m: reload.load,
-          },
+          { key: 'R₀', title: 'R without SIGHUP (same server, checks and samplers)', m: reload.quietLoad },
+          { key: 'R', title: 'C, 10,000 tenants, SIGHUP every 1 s', m: reload.load },
         ]
       : [];
     const checks = targets(summaries, reload);
@@ -125,7 +122,7 @@ async function main(): Promise<number> {
         `${settings.rounds} interleaved rounds of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s measured; medians. ` +
         `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}` +
         `${postgraphile ? `; P: PostGraphile ${postgraphile} (bench/postgraphile), the same pool size` : ''}` +
-        `${baseline ? `; Bᵇ, Cᵇ: baseline ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject.slice(0, 80)}"` : ''}.`,
+        `${baseline ? `; ᵇ: baseline ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject.slice(0, 80)}"` : ''}.`,
       '',
       table(summaries, extra),
       '',
@@ -193,6 +190,18 @@ async function startServers(
   if (needed.has('baseline') && baseline)
     servers.baseline = await bench.startTenantql('baseline', {
       tenantsFile: small,
+      cacheTtlSeconds: 0,
+      checkout: baseline.dir,
+    });
+  if (needed.has('baselineCached') && baseline)
+    servers.baselineCached = await bench.startTenantql('baselineCached', {
+      tenantsFile: small,
+      cacheTtlSeconds: 300,
+      checkout: baseline.dir,
+    });
+  if (needed.has('baselineBig') && baseline)
+    servers.baselineBig = await bench.startTenantql('baselineBig', {
+      tenantsFile: big,
       cacheTtlSeconds: 0,
       checkout: baseline.dir,
     });

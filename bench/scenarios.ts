@@ -14,8 +14,13 @@ export type ServerName =
   | 'cached'
   | 'big'
   | 'postgraphile'
-  /** BENCH_BASELINE's code (bench/baseline.ts), configured as `main`: Bᵇ and Cᵇ. */
-  | 'baseline';
+  /** BENCH_BASELINE's code (bench/baseline.ts), configured as `main`, `cached` and `big`. */
+  | 'baseline'
+  | 'baselineCached'
+  | 'baselineBig';
+
+/** The servers that run BENCH_BASELINE's code: their scenarios exist only when it is set. */
+export const isBaselineServer = (server: Scenario['server']) => server.startsWith('baseline');
 export type Servers = Partial<Record<ServerName, Child>>;
 
 export interface Scenario {
@@ -36,7 +41,7 @@ export const SCENARIOS: Scenario[] = [
     requests: 'hello',
   },
   { key: 'B', title: '`{ tenant { name } }`, user token', server: 'main', requests: 'tenant' },
-  // Only with BENCH_BASELINE: B and C against the baseline's code, each right after its own.
+  // Only with BENCH_BASELINE: B, C, D and F against the baseline's code, each right after its own.
   { key: 'Bᵇ', title: 'B on the baseline (BENCH_BASELINE)', server: 'baseline', requests: 'tenant' },
   { key: 'C', title: 'nested projects → tasks → assignee, cache off', server: 'main', requests: 'nested' },
   { key: 'Cᵇ', title: 'C on the baseline (BENCH_BASELINE)', server: 'baseline', requests: 'nested' },
@@ -62,6 +67,7 @@ export const SCENARIOS: Scenario[] = [
     requests: 'nested',
   },
   { key: 'D', title: 'C with the response cache on (hits)', server: 'cached', requests: 'nested' },
+  { key: 'Dᵇ', title: 'D on the baseline (BENCH_BASELINE)', server: 'baselineCached', requests: 'nested' },
   { key: 'E', title: 'write mix: createTask / updateTask', server: 'main', requests: 'writes' },
   // A tenant's writes queue on its id counter: the price of ids that leak nothing (E₁ / E).
   { key: 'E₁', title: 'E, all writes of one tenant', server: 'main', requests: 'writesOneTenant' },
@@ -74,7 +80,9 @@ export const SCENARIOS: Scenario[] = [
     requests: 'membersPlaintext',
   },
   { key: 'F·B', title: 'B with 10,000 tenants in the file', server: 'big', requests: 'tenant' },
+  { key: 'F·Bᵇ', title: 'F·B on the baseline (BENCH_BASELINE)', server: 'baselineBig', requests: 'tenant' },
   { key: 'F·C', title: 'C with 10,000 tenants in the file', server: 'big', requests: 'nested' },
+  { key: 'F·Cᵇ', title: 'F·C on the baseline (BENCH_BASELINE)', server: 'baselineBig', requests: 'nested' },
   { key: 'G', title: "raw SQL of C (pg, same connections as the server's pool)", server: 'raw' },
 ];
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
 import { diffTenantSets, TenantSet } from './tenant-set.js';
-import { type ParseResult, readTenantsFile } from './tenants-file.js';
+import { type ParseResult, tenantsFileReader } from './tenants-file.js';
 
 export interface ReloadStatus {
   readonly at: Date;
@@ -27,7 +27,7 @@ export interface RegistryOptions {
   check?: (next: TenantSet) => Promise<readonly string[]>;
   /**
    * Reads and validates the file. Tests inject one to count reads.
-   * @default readTenantsFile
+   * @default tenantsFileReader(): each read validates only the entries that changed since the last valid one
    */
   read?: (file: string) => Promise<ParseResult>;
 }
@@ -74,7 +74,7 @@ export class TenantRegistry {
 
   /** Reads and validates the file; on problems returns them so the caller can exit 1 listing them. */
   static async open(options: RegistryOptions): Promise<OpenResult> {
-    const read = options.read ?? readTenantsFile;
+    const read = options.read ?? tenantsFileReader();
     const result = await read(options.file);
     if (!result.ok) return { ok: false, problems: result.problems };
     return { ok: true, registry: new TenantRegistry(options, read, TenantSet.from(result.config)) };

@@ -104,6 +104,7 @@ export function diffTenantSets(previous: TenantSet, next: TenantSet): TenantSetD
   const diff: TenantSetDiff = { added: [], removed: [], changed: [] };
   for (const tenant of next.all()) {
     const before = previous.byId(tenant.id);
+    if (before === tenant) continue; // the file reader hands back an unchanged entry's Tenant
     if (!before) diff.added.push(tenant.id);
     else if (!sameTenant(before, tenant)) diff.changed.push(tenant.id);
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { RoleCredentials, TenantCredentials } from '../db/dedicated-pools.js';
@@ -30,13 +31,15 @@ const file = z.strictObject({
 export async function readSecretsFile(path: string): Promise<SecretsResult> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Synchronous, as the tenants file is read (tenants-file.ts readText): a reload waits for
+    // it before the swap, and each asynchronous step would wait for a turn of a busy loop.
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
     if (code === 'ENOENT') return { ok: true, secrets: new Map() };
     return { ok: false, problems: [`${path}: cannot read the file (${code ?? message})`] };
   }
-  const mode = (await stat(path)).mode & 0o777;
+  const mode = statSync(path).mode & 0o777;
   if (mode & 0o077) {
     return {
       ok: false,
