@@ -107,8 +107,7 @@ export function perTenant(
   }));
 }
 
-/** Scenario E: createTask and updateTask alternating, round-robin over the tenants. */
-/** createTask / updateTask alternately, over `tenants` (default: every seeded tenant, in turn). */
+/** Scenario E: createTask / updateTask alternately, over `tenants` (default: every seeded tenant, in turn). */
 export function writeMix(
   tokens: Tokens,
   ids: Map<number, TenantIds>,

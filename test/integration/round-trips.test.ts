@@ -100,4 +100,35 @@ describe('SQL round trips per request', () => {
     await roundTrips('tenant2.localhost', query, await t.token(3)); // prepares it on a connection
     expect((await roundTrips('tenant2.localhost', query, await t.token(3))).trips).toBeLessThanOrEqual(2);
   });
+
+  it('the write mix (scenario E): createTask and updateTask, as the bench sends them', async () => {
+    const token = await t.token(3);
+    const page = await roundTrips(
+      'tenant2.localhost',
+      '{ projects(first: 1) { edges { node { id } } } }',
+      token,
+    );
+    const projectId = page.data.projects.edges[0].node.id;
+    const create = (title: string) =>
+      roundTrips(
+        'tenant2.localhost',
+        `mutation { createTask(input: { projectId: "${projectId}", title: "${title}" }) { id title } }`,
+        token,
+      );
+    await create('prepares every statement on a connection');
+    // BEGIN + settings + the write fence (one string), the insert, the audit row, COMMIT.
+    const created = await create('counted');
+    expect(created.data.createTask.title).toBe('counted');
+    expect(created.trips).toBe(4);
+    const update = () =>
+      roundTrips(
+        'tenant2.localhost',
+        `mutation { updateTask(input: { id: "${created.data.createTask.id}", status: DONE }) { id status } }`,
+        token,
+      );
+    await update();
+    const updated = await update();
+    expect(updated.data.updateTask.status).toBe('DONE');
+    expect(updated.trips).toBe(4);
+  });
 });

@@ -11,7 +11,7 @@ import { connectionUrl, setupDatabase } from '../../src/db/setup.js';
 import { demoMigrationsDir } from '../../src/example/migrations.js';
 import type { Product } from '../../src/product.js';
 import { dedicatedNames } from '../../src/tiers/names.js';
-import { provisionTenant } from '../../src/tiers/provision.js';
+import { DEDICATED_RANDOM_PAGE_COST, provisionTenant } from '../../src/tiers/provision.js';
 import { TEST_MASTER_KEY } from '../helpers/app.js';
 import { exampleTenants, syncTenants, type TestDatabase, withClient } from '../helpers/db.js';
 import { tenantqlInProcess } from '../helpers/run-command.js';
@@ -193,6 +193,24 @@ describe('tenantql tenants provision', () => {
     await asSuperuserIn(db, 5, async (c) => {
       expect((await c.query('SELECT name FROM app.projects')).rows).toEqual([{ name: 'kept' }]);
     });
+  });
+
+  it('sets random_page_cost for the database of its own, and keeps a value an operator set there', async () => {
+    const { database } = dedicatedNames(db.name, 5);
+    const setting = () =>
+      asSuperuserIn(db, 5, async (c) => (await c.query('SHOW random_page_cost')).rows[0].random_page_cost);
+    expect(await setting()).toBe(DEDICATED_RANDOM_PAGE_COST);
+    // Set on the dedicated database only, never on the shared one.
+    await withClient(db.superuserUrl, async (c) => {
+      const shared = await c.query(
+        `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1`,
+        [db.name],
+      );
+      expect(JSON.stringify(shared.rows)).not.toContain('random_page_cost');
+      await c.query(`ALTER DATABASE "${database}" SET random_page_cost = 2.5`);
+    });
+    expect((await tenantql(['tenants', 'provision', '5'])).code).toBe(0);
+    expect(await setting()).toBe('2.5');
   });
 
   it('refuses a tenant whose rows are in the shared database, naming tenants move', async () => {
