@@ -26,11 +26,7 @@ export interface FieldSite {
   readonly key: string;
 }
 
-export type RootEntry =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
-  | ConnectionEntry
-  | ByIdEntry
-  | ContextEntry;
+export type RootEntry = TypenameEntry | ConnectionEntry | ByIdEntry | ContextEntry;
 
 /** A root field whose value the request already holds (Query.tenant): written by Node, no SQL. */
 export interface ContextEntry {
@@ -43,8 +39,15 @@ export interface ContextEntry {
   readonly entries: readonly ContextField[];
 }
 
+/** `__typename`, wherever it is selected: the type's name, known when compiling. */
+export interface TypenameEntry {
+  readonly kind: 'typename';
+  readonly key: string;
+  readonly typename: string;
+}
+
 export type ContextField =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | TypenameEntry
   | {
       readonly kind: 'property';
       readonly key: string;
@@ -64,7 +67,7 @@ export interface ObjectPlan {
 }
 
 export type ObjectEntry =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | TypenameEntry
   | {
       readonly kind: 'column';
       readonly key: string;
@@ -100,18 +103,18 @@ export interface ConnectionEntry {
 }
 
 export type ConnectionPart =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | TypenameEntry
   | { readonly kind: 'totalCount'; readonly key: string }
   | { readonly kind: 'edges'; readonly key: string; readonly entries: readonly EdgePart[] }
   | { readonly kind: 'pageInfo'; readonly key: string; readonly entries: readonly PageInfoPart[] };
 
 export type EdgePart =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | TypenameEntry
   | { readonly kind: 'cursor'; readonly key: string }
   | { readonly kind: 'node'; readonly key: string; readonly plan: ObjectPlan };
 
 export type PageInfoPart =
-  | { readonly kind: 'typename'; readonly key: string; readonly typename: string }
+  | TypenameEntry
   | {
       readonly kind: 'hasNextPage' | 'hasPreviousPage' | 'startCursor' | 'endCursor';
       readonly key: string;
