@@ -291,7 +291,7 @@ async function provisionRoles(
  * random_page_cost (4, a spinning disk's) makes a scan of a 20-row table look cheaper than its
  * primary key: the fast path's statement of a nested read looked up each task's assignee that
  * way and took twice as long as in the shared database (bench T: dedicated 0.58 × shared at 4,
- * 0.92 × at 1.1). Set for the database unless someone already set it there (kept as they chose).
+ * 1.18 × with it set here). Set for the database unless someone already set it there (kept as they chose).
  */
 export const DEDICATED_RANDOM_PAGE_COST = '1.1';
 
