@@ -80,8 +80,8 @@ function written(body: string): Written {
 
 /**
  * The statement failed (a timeout, a lost connection, no connection in time): each root
- * field that reads rows fails with the error (the others keep their values), as each of their resolvers would have, and
- * nulls propagate as graphql's do.
+ * field that reads rows fails with the error, as each of their resolvers would have (the
+ * others keep their values), and nulls propagate as graphql's do.
  */
 function failed(plan: Plan, error: unknown, ctx: Context): ExecutionResult {
   const errors: GraphQLError[] = [];

@@ -70,11 +70,9 @@ export function statementFor(plan: Plan, values: RequestValues, inline = false):
     const kept = templates.get(plan) ?? [];
     for (const template of kept) {
       if (template.choices.every(([choice, made]) => choice(values) === made)) {
-        return {
-          ...template,
-          params: template.getters.map((get) => get(values)),
-          constant: template.constant?.(values),
-        };
+        // A body that needs no row is written here; its parameters would go unused.
+        if (template.constant) return { ...template, params: [], constant: template.constant(values) };
+        return { ...template, params: template.getters.map((get) => get(values)), constant: undefined };
       }
     }
     const made = write(plan, values, new Params(values, false));

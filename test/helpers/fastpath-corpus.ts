@@ -165,6 +165,13 @@ export function handWritten(ids: SeededIds): Case[] {
     { name: 'tenant alone', query: '{ tenant { __typename id subdomain name } }', fast: true },
     { name: 'tenant, anonymous', query: '{ tenant { name } }', who: 'anonymous', fast: true },
     { name: 'tenant, an API key', query: '{ tenant { id } }', who: 'apiKey', fast: true },
+    // Refused before GraphQL runs (403), on both apps alike: the host's tenant is never written for a stranger.
+    {
+      name: "tenant, another tenant's token",
+      query: '{ tenant { id name } }',
+      who: 'otherUser',
+      fast: false,
+    },
     {
       name: 'tenant twice, aliases and fragments, between other fields',
       query: `fragment T on Tenant { name ... on Tenant { id } }
