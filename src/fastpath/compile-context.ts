@@ -8,6 +8,7 @@ import {
   type GraphQLScalarType,
   GraphQLString,
   getNamedType,
+  getNullableType,
   isListType,
   isNonNullType,
   isObjectType,
@@ -42,7 +43,7 @@ export function compileContext(
 ): ContextEntry {
   if (field.args.length > 0) throw new Declined(`${field.name} takes arguments`);
   const nullable = !isNonNullType(field.type);
-  if (isListType(nullable ? field.type : (field.type as { ofType: unknown }).ofType)) {
+  if (isListType(getNullableType(field.type))) {
     throw new Declined(`${field.name} is a list`);
   }
   const type = getNamedType(field.type);
@@ -56,15 +57,13 @@ export function compileContext(
       entries.push({ kind: 'typename', key: subKey, typename: type.name });
       continue;
     }
-    const sub = type.getFields()[node!.name.value];
-    if (!sub) throw new Declined(`no field ${type.name}.${node!.name.value}`);
-    compiler.checkField(sub);
+    const sub = compiler.field(type, node!);
     const where = `${type.name}.${sub.name}`;
     const exposed = sub.extensions?.pothosExposedField;
     if (typeof exposed !== 'string') throw new Declined(`${where} has a resolver of its own`);
     if (sub.args.length > 0) throw new Declined(`${where} takes arguments`);
     const subNullable = !isNonNullType(sub.type);
-    const scalar = subNullable ? sub.type : (sub.type as { ofType: unknown }).ofType;
+    const scalar = getNullableType(sub.type);
     if (!BUILT_IN_SCALARS.has(scalar as GraphQLScalarType)) {
       throw new Declined(`${where} is not a built-in scalar`);
     }

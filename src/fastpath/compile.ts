@@ -6,6 +6,7 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
   getNamedType,
+  getNullableType,
   getOperationAST,
   isInterfaceType,
   isListType,
@@ -98,18 +99,18 @@ function newCompiler(
       if ('declined' in scopes) throw new Declined(scopes.declined);
       if (scopes.rule) compiler.scopes.push(scopes.rule);
     },
+    field(type, node) {
+      const field = type.getFields()[node.name.value];
+      if (!field) throw new Declined(`no field ${type.name}.${node.name.value}`);
+      compiler.checkField(field);
+      return field;
+    },
   };
   return compiler;
 }
 
 export function specOf(field: GraphQLField<unknown, unknown>): TableFieldSpec | undefined {
   return field.extensions?.[TABLE_FIELD] as TableFieldSpec | undefined;
-}
-
-function fieldOf(type: GraphQLObjectType, node: FieldNode): GraphQLField<unknown, unknown> {
-  const field = type.getFields()[node.name.value];
-  if (!field) throw new Declined(`no field ${type.name}.${node.name.value}`);
-  return field;
 }
 
 function rootEntry(
@@ -120,8 +121,7 @@ function rootEntry(
 ): RootEntry {
   const node = nodes[0]!;
   if (node.name.value === '__typename') return { kind: 'typename', key, typename: queryType.name };
-  const field = fieldOf(queryType, node);
-  compiler.checkField(field);
+  const field = compiler.field(queryType, node);
   const spec = specOf(field);
   if (spec && 'connection' in spec) {
     if (spec.connection.references !== undefined) throw new Declined(`${field.name} references a parent`);
@@ -142,7 +142,7 @@ function byIdEntry(
   if (!field.args.some((a) => a.name === argument) || field.args.length !== 1) {
     throw new Declined(`${field.name} has arguments besides ${argument}`);
   }
-  if (isListType(isNonNullType(field.type) ? field.type.ofType : field.type)) {
+  if (isListType(getNullableType(field.type))) {
     throw new Declined(`${field.name} is a list`);
   }
   const named = getNamedType(field.type);
@@ -192,11 +192,10 @@ function objectEntry(
 ): ObjectEntry {
   const node = nodes[0]!;
   if (node.name.value === '__typename') return { kind: 'typename', key, typename: type.name };
-  const field = fieldOf(type, node);
-  compiler.checkField(field);
+  const field = compiler.field(type, node);
   const where = `${type.name}.${field.name}`;
   const nullable = !isNonNullType(field.type);
-  if (isListType(nullable ? field.type : (field.type as { ofType: unknown }).ofType)) {
+  if (isListType(getNullableType(field.type))) {
     throw new Declined(`${where} is a list`);
   }
   const named = getNamedType(field.type);

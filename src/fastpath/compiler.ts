@@ -29,6 +29,8 @@ export interface Compiler {
   readonly scopes: ScopeRule[];
   objectPlan(type: GraphQLObjectType, nodes: readonly FieldNode[]): ObjectPlan;
   checkField(field: GraphQLField<unknown, unknown>): void;
+  /** The field `node` selects on `type`, its scopes checked (checkField). */
+  field(type: GraphQLObjectType, node: FieldNode): GraphQLField<unknown, unknown>;
 }
 
 export function tableOfType(compiler: Compiler, type: GraphQLNamedType): Table {

@@ -208,6 +208,21 @@ class Json {
   }
 }
 
+/** A JSON object whose values are SQL expressions (each non-null text), keys in `entries` order. */
+function jsonObject<E extends { readonly key: string }>(
+  entries: readonly E[],
+  value: (entry: E) => string,
+): string {
+  const json = new Json();
+  json.text('{');
+  entries.forEach((entry, i) => {
+    json.key(entry.key, i === 0);
+    json.sql(value(entry));
+  });
+  json.text('}');
+  return json.toSql();
+}
+
 const column = (alias: string, name: string) => `${alias}.${quoteIdentifier(name)}`;
 const table = (name: string) => name.split('.').map(quoteIdentifier).join('.');
 /** base64url of text, as Buffer#toString('base64url') writes it (no padding). */
@@ -230,14 +245,7 @@ class Writer {
 
   /** The JSON object of the row `alias` (of `plan`'s table). */
   object(plan: ObjectPlan, alias: string): string {
-    const json = new Json();
-    json.text('{');
-    plan.entries.forEach((entry, i) => {
-      json.key(entry.key, i === 0);
-      json.sql(this.entry(entry, alias));
-    });
-    json.text('}');
-    return json.toSql();
+    return jsonObject(plan.entries, (entry) => this.entry(entry, alias));
   }
 
   entry(entry: ObjectEntry, alias: string): string {
@@ -310,14 +318,10 @@ class Writer {
     const limit = usesRows ? this.params.add((v) => String(Math.trunc(v.page(entry).limit)), 'int') : '';
     const rows = this.alias();
     const onPage = needsNext ? ` FILTER (WHERE ${rows}.tenantql_rn <= ${limit})` : '';
-    const parts = new Json();
-    parts.text('{');
-    entry.entries.forEach((part, i) => {
-      parts.key(part.key, i === 0);
-      parts.sql(this.connectionPart(part, { rows, onPage, limit, afterId, count: { from, where } }));
-    });
-    parts.text('}');
-    if (!usesRows) return `SELECT ${parts.toSql()}`;
+    const parts = jsonObject(entry.entries, (part) =>
+      this.connectionPart(part, { rows, onPage, limit, afterId, count: { from, where } }),
+    );
+    if (!usesRows) return `SELECT ${parts}`;
 
     const after =
       afterId === null ? [] : [`${source}.id > ${this.params.add((v) => v.page(entry).afterId!, 'bigint')}`];
@@ -329,7 +333,7 @@ class Writer {
     const numbered = needsNext
       ? `SELECT p.*, row_number() OVER (ORDER BY p.id) AS tenantql_rn FROM (${inner}) p`
       : inner;
-    return `SELECT ${parts.toSql()} FROM (${numbered}) ${rows}`;
+    return `SELECT ${parts} FROM (${numbered}) ${rows}`;
   }
 
   connectionPart(
@@ -351,24 +355,11 @@ class Writer {
         return `SELECT CASE WHEN c.n <= 2147483647 THEN c.n::text ELSE ${DECLINE} END FROM (${count}) c`;
       }
       case 'edges': {
-        const edge = new Json();
-        edge.text('{');
-        part.entries.forEach((e, i) => {
-          edge.key(e.key, i === 0);
-          edge.sql(this.edgePart(e, page.rows));
-        });
-        edge.text('}');
-        return `coalesce('[' || string_agg(${edge.toSql()}, ',' ORDER BY ${page.rows}.id)${page.onPage} || ']', '[]')`;
+        const edge = jsonObject(part.entries, (e) => this.edgePart(e, page.rows));
+        return `coalesce('[' || string_agg(${edge}, ',' ORDER BY ${page.rows}.id)${page.onPage} || ']', '[]')`;
       }
       case 'pageInfo': {
-        const info = new Json();
-        info.text('{');
-        part.entries.forEach((p, i) => {
-          info.key(p.key, i === 0);
-          info.sql(pageInfoPart(p, page));
-        });
-        info.text('}');
-        return info.toSql();
+        return jsonObject(part.entries, (p) => pageInfoPart(p, page));
       }
     }
   }
