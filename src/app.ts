@@ -92,6 +92,19 @@ export function createApp(deps: AppDeps): App {
   });
   metrics.observeScheduler('runtime', scheduler);
   const acquireSlot = deps.acquireSlot ?? scheduler.acquire;
+  // Fast-path reads hold a connection only while PostgreSQL works: their own, smaller share
+  // keeps PostgreSQL's cores from being oversubscribed (db/scheduler.ts, gateAlone).
+  let aloneGate: AcquireSlot | undefined;
+  if (config.fastPathConcurrency < config.poolMax) {
+    const gate = createPoolScheduler({
+      size: config.fastPathConcurrency,
+      reserve: config.poolReserve,
+      waitTimeoutMs: config.poolWaitTimeoutMs,
+      onShed: () => metrics.overloaded.inc(),
+    });
+    metrics.observeScheduler('fast_path', gate);
+    aloneGate = gate.acquire;
+  }
   metrics.observePool('runtime', poolUsage(deps.pool));
   if (deps.dedicated) {
     metrics.observePool('dedicated', deps.dedicated.usage);
@@ -102,6 +115,7 @@ export function createApp(deps: AppDeps): App {
   const router = createRouter({
     pool: deps.pool,
     acquireSlot,
+    aloneGate,
     adminPool: deps.adminPool,
     dedicated: deps.dedicated,
     eventWaitTimeoutMs: EVENT_WAIT_TIMEOUT_MS,

@@ -86,6 +86,11 @@ export interface Config {
   readonly preparedStatements: boolean;
   /** FAST_PATH: nested reads of table-backed types as one SQL statement (src/fastpath/). @default true */
   readonly fastPath: boolean;
+  /**
+   * FAST_PATH_CONCURRENCY: fast-path statements in PostgreSQL at once (plus the reserve), at most
+   * the pool (db/scheduler.ts, gateAlone). @default poolMax (no gate of its own)
+   */
+  readonly fastPathConcurrency: number;
   /** Response cache lifetime in seconds; 0 turns the cache off. @default 30 */
   readonly cacheTtlSeconds: number;
   /** How long SIGTERM waits for requests in flight. @default 10000 */
@@ -175,6 +180,10 @@ const envSchema = z.object({
   AUTH_FAILURE_LIMIT: int(1000, 1, 1_000_000_000),
   PG_PREPARED_STATEMENTS: flagOn,
   FAST_PATH: flagOn,
+  FAST_PATH_CONCURRENCY: z.preprocess(
+    (v) => (v === undefined || String(v).trim() === '' ? undefined : v),
+    z.coerce.number().int().min(1).max(1000).optional(),
+  ),
   CACHE_TTL_SECONDS: int(30, 0, 86400),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
   METRICS_TENANT_LABELS: int(20, 0, 1000),
@@ -262,6 +271,11 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
       `PG_MAX_CONNECTIONS_TOTAL: must be at least ${sharedConnections + 2} (PG_POOL_MAX + PG_POOL_RESERVE + ${ADMIN_POOL_MAX} for the admin pool + 2 for dedicated tenants)`,
     );
   }
+  if (e.FAST_PATH_CONCURRENCY !== undefined && e.FAST_PATH_CONCURRENCY > e.PG_POOL_MAX) {
+    problems.push(
+      `FAST_PATH_CONCURRENCY: must be at most PG_POOL_MAX (${e.PG_POOL_MAX}): it limits how much of the pool fast-path reads use at once`,
+    );
+  }
   // Apart from the schema, so that each problem names the variable, never any of the value.
   const masterKeys = readMasterKeys(env, production);
   if (masterKeys.ok) warnings.push(...masterKeys.warnings);
@@ -313,6 +327,7 @@ export function readConfig(env: Record<string, string | undefined>): ConfigResul
     authFailureLimit: e.AUTH_FAILURE_LIMIT,
     preparedStatements: e.PG_PREPARED_STATEMENTS,
     fastPath: e.FAST_PATH,
+    fastPathConcurrency: e.FAST_PATH_CONCURRENCY ?? e.PG_POOL_MAX,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     metrics: { tenantLabels: e.METRICS_TENANT_LABELS, token: e.METRICS_TOKEN, port: e.METRICS_PORT },

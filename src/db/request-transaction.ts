@@ -1,7 +1,7 @@
 import { AppError, overloaded, tenantReadOnly } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { type Pool, type PoolClient, type QueryResultRow, quoteLiteral } from './pool.js';
-import type { AcquireSlot } from './scheduler.js';
+import type { AcquireSlot, SlotUse } from './scheduler.js';
 import { mapSqlError } from './sql-errors.js';
 import { type Place, type WriteFenceRow, writeFenceStatement } from './write-pause.js';
 
@@ -148,7 +148,7 @@ export class RequestTransaction {
       throw new Error('runAlone() needs a read-only transaction that has not begun');
     }
     this.#finished = true; // nothing else runs in this transaction
-    const client = await this.#connect();
+    const client = await this.#connect('alone');
     let results: { rows: R[] }[];
     try {
       const run = await this.#aloneText(client, statement);
@@ -212,8 +212,8 @@ export class RequestTransaction {
   }
 
   /** A connection for this transaction, in its tenant's turn at the pool. */
-  async #connect(): Promise<PoolClient> {
-    const release = (await this.acquireSlot?.(this.settings.tenantId)) ?? (() => {});
+  async #connect(use: SlotUse = 'transaction'): Promise<PoolClient> {
+    const release = (await this.acquireSlot?.(this.settings.tenantId, use)) ?? (() => {});
     let client: PoolClient;
     try {
       client = await this.#source.connectFor(this.#readOnly);

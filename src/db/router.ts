@@ -2,7 +2,7 @@ import type { Tenant } from '../tenancy/tenants-file.js';
 import type { DedicatedPools } from './dedicated-pools.js';
 import type { Pool } from './pool.js';
 import type { ConnectionSource } from './request-transaction.js';
-import { type AcquireSlot, oneAtATimePerTenant } from './scheduler.js';
+import { type AcquireSlot, gateAlone, oneAtATimePerTenant } from './scheduler.js';
 import type { Place } from './write-pause.js';
 
 /** Where one transaction of a tenant runs: its connections, and its turn at them. */
@@ -24,6 +24,11 @@ export interface RouterOptions {
   pool: Pool;
   /** Fair turns at `pool` (db/scheduler.ts). */
   acquireSlot: AcquireSlot;
+  /**
+   * Fair turns for one-round-trip reads, before their turn at any pool (FAST_PATH_CONCURRENCY):
+   * one gate for all of them, as they share one PostgreSQL's cores. Unset: no gate.
+   */
+  aloneGate?: AcquireSlot | undefined;
   /** The admin role's pool, for the system host only (the tenancy plugin answers 503 without it). */
   adminPool?: Pool | undefined;
   /** Tenants with `isolation: database`; unset when no tenant has one. */
@@ -47,18 +52,20 @@ export interface RouterOptions {
  * Everything else about the transaction (settings, READ ONLY, RLS) is the same on both tiers.
  */
 export function createRouter(options: RouterOptions): Router {
-  const { pool, adminPool, dedicated, onMoved } = options;
+  const { pool, adminPool, dedicated, onMoved, aloneGate } = options;
+  const gated = (acquire: AcquireSlot): AcquireSlot => (aloneGate ? gateAlone(aloneGate, acquire) : acquire);
+  const acquireShared = gated(options.acquireSlot);
   const placeOf = (tenant: Tenant): Place => options.placementOf?.(tenant.id) ?? tenant.isolation;
   const sharedSource: ConnectionSource = {
     connectFor: () => pool.connect(),
     writeFence: { place: 'shared', onMoved },
   };
-  const shared: TransactionRoute = { source: sharedSource, acquireSlot: options.acquireSlot };
+  const shared: TransactionRoute = { source: sharedSource, acquireSlot: acquireShared };
   const sharedEvent: TransactionRoute = {
     source: sharedSource,
-    acquireSlot: oneAtATimePerTenant(options.acquireSlot, options.eventWaitTimeoutMs),
+    acquireSlot: oneAtATimePerTenant(acquireShared, options.eventWaitTimeoutMs),
   };
-  const dedicatedSlot = dedicated?.scheduler.acquire;
+  const dedicatedSlot = dedicated && gated(dedicated.scheduler.acquire);
   const dedicatedEventSlot = dedicatedSlot && oneAtATimePerTenant(dedicatedSlot, options.eventWaitTimeoutMs);
 
   function dedicatedRoute(tenantId: number, acquireSlot: AcquireSlot | undefined): TransactionRoute {
@@ -78,7 +85,7 @@ export function createRouter(options: RouterOptions): Router {
   const adminSource: ConnectionSource = { connectFor: () => adminPool!.connect() };
   return {
     request(tenant) {
-      if (tenant.kind === 'system') return { source: adminSource, acquireSlot: options.acquireSlot };
+      if (tenant.kind === 'system') return { source: adminSource, acquireSlot: acquireShared };
       return placeOf(tenant) === 'database' ? dedicatedRoute(tenant.id, dedicatedSlot) : shared;
     },
     event(tenant) {

@@ -1,7 +1,12 @@
 import { overloaded } from '../errors.js';
 
-/** Waits for a connection slot of `tenantId`'s; resolves with the function that gives it back. */
-export type AcquireSlot = (tenantId: number) => Promise<() => void>;
+/**
+ * Waits for a connection slot of `tenantId`'s; resolves with the function that gives it back.
+ * `use` is `'alone'` for a read that is one round trip and nothing else (the fast path's
+ * runAlone): a gate in front of the pool may limit those (gateAlone).
+ */
+export type AcquireSlot = (tenantId: number, use?: SlotUse) => Promise<() => void>;
+export type SlotUse = 'transaction' | 'alone';
 
 export interface PoolSchedulerOptions {
   /** Connections any one tenant may hold: the whole pool (PG_POOL_MAX). */
@@ -179,16 +184,43 @@ export function oneAtATimePerTenant(acquire: AcquireSlot, waitTimeoutMs: number)
     };
   }
 
-  return async (tenantId) => {
+  return async (tenantId, use) => {
     const leaveLane = await enter(tenantId);
     try {
-      const release = await acquire(tenantId);
+      const release = await acquire(tenantId, use);
       return () => {
         release();
         leaveLane();
       };
     } catch (error) {
       leaveLane();
+      throw error;
+    }
+  };
+}
+
+/**
+ * `acquire` with a gate for one-round-trip reads (FAST_PATH_CONCURRENCY): a read that is one
+ * statement (`use` 'alone') first takes a slot of `gate`, a fair scheduler of its own, then its
+ * turn at `acquire`; a transaction goes straight to `acquire`. Such a read holds its connection
+ * only while PostgreSQL works on it, so the pool's size is how many statements PostgreSQL runs
+ * at once: more than its cores and they share them, every answer slower and the tail longest,
+ * while a transaction, idle between its statements, wants more connections. The gate bounds
+ * the one without starving the other. No deadlock: a gated read takes no row lock anyone waits
+ * for, and a transaction never waits at the gate.
+ */
+export function gateAlone(gate: AcquireSlot, acquire: AcquireSlot): AcquireSlot {
+  return async (tenantId, use) => {
+    if (use !== 'alone') return acquire(tenantId, use);
+    const leaveGate = await gate(tenantId);
+    try {
+      const release = await acquire(tenantId, use);
+      return () => {
+        release();
+        leaveGate();
+      };
+    } catch (error) {
+      leaveGate();
       throw error;
     }
   };

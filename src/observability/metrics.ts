@@ -138,7 +138,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   new Gauge({
     name: 'tenantql_db_pool_waiting',
-    help: 'Requests waiting for a PostgreSQL connection, per pool.',
+    help: 'Requests waiting for a PostgreSQL connection, per pool; pool="fast_path": one-statement reads waiting at the FAST_PATH_CONCURRENCY gate, before their pool.',
     labelNames: ['pool'] as const,
     registers,
     collect() {
@@ -146,6 +146,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
       for (const [name, usage] of pools) {
         this.set({ pool: name }, usage().waiting + (schedulers.get(name)?.waiting() ?? 0));
       }
+      for (const [name, scheduler] of schedulers)
+        if (!pools.has(name)) this.set({ pool: name }, scheduler.waiting());
     },
   });
   let tenantRegistry: ObservedRegistry | undefined;

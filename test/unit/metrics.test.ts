@@ -55,4 +55,16 @@ describe('createMetrics', () => {
     text = await metrics.render();
     expect(text).toMatch(/^tenantql_db_pool_waiting\{pool="runtime"\} 0$/m);
   });
+
+  it('reports reads waiting at the FAST_PATH_CONCURRENCY gate as pool "fast_path"', async () => {
+    const metrics = createMetrics({ tenantLabels: 1 });
+    let waiting = 4;
+    metrics.observePool('runtime', () => ({ total: 2, idle: 0, waiting: 0 }));
+    metrics.observeScheduler('fast_path', { waiting: () => waiting });
+    expect(await metrics.render()).toMatch(/^tenantql_db_pool_waiting\{pool="fast_path"\} 4$/m);
+    waiting = 0;
+    const text = await metrics.render();
+    expect(text).toMatch(/^tenantql_db_pool_waiting\{pool="fast_path"\} 0$/m);
+    expect(text).toMatch(/^tenantql_db_pool_waiting\{pool="runtime"\} 0$/m);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createPoolScheduler, oneAtATimePerTenant } from '../../src/db/scheduler.js';
+import { createPoolScheduler, gateAlone, oneAtATimePerTenant } from '../../src/db/scheduler.js';
 import { AppError } from '../../src/errors.js';
 
 const A = 2;
@@ -129,5 +129,58 @@ describe('one event at a time per tenant', () => {
     first();
     (await next)();
     otherTenant();
+  });
+});
+
+describe('the gate for one-statement reads (FAST_PATH_CONCURRENCY)', () => {
+  it('holds reads to its size while transactions take the rest of the pool', async () => {
+    const pool = createPoolScheduler({ size: 6, waitTimeoutMs: LONG });
+    const gate = createPoolScheduler({ size: 2, waitTimeoutMs: LONG });
+    const acquire = gateAlone(gate.acquire, pool.acquire);
+    const log: string[] = [];
+    const reads = [1, 2, 3, 4].map((i) =>
+      acquire(A, 'alone').then((release) => {
+        log.push(`read${i}`);
+        return release;
+      }),
+    );
+    await tick();
+    // Two reads hold the gate and two pool slots; the other two wait at the gate, not the pool.
+    expect(log).toEqual(['read1', 'read2']);
+    expect(gate.waiting()).toBe(2);
+    expect(pool.waiting()).toBe(0);
+    // Transactions do not queue behind the gate: the four slots the reads leave are theirs.
+    const transactions = await Promise.all([1, 2, 3, 4].map(() => acquire(B)));
+    expect(pool.waiting()).toBe(0);
+    // A read that ends lets the next one through; each slot is given back once.
+    const first = await reads[0]!;
+    first();
+    first();
+    await tick();
+    expect(log).toEqual(['read1', 'read2', 'read3']);
+    expect(gate.waiting()).toBe(1);
+    for (const release of transactions) release();
+    for (const pending of reads.slice(1)) (await pending)();
+    expect(gate.waiting()).toBe(0);
+    // Both are free again: a full gate's worth of reads and the pool's of transactions at once.
+    const again = await Promise.all([
+      acquire(C, 'alone'),
+      acquire(C, 'alone'),
+      ...[1, 2, 3, 4].map(() => acquire(A)),
+    ]);
+    expect(gate.waiting() + pool.waiting()).toBe(0);
+    for (const release of again) release();
+  });
+
+  it('gives the gate back when the pool sheds the read', async () => {
+    const pool = createPoolScheduler({ size: 1, waitTimeoutMs: 30 });
+    const gate = createPoolScheduler({ size: 1, waitTimeoutMs: LONG });
+    const acquire = gateAlone(gate.acquire, pool.acquire);
+    const transaction = await acquire(A);
+    const error = await acquire(B, 'alone').catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'OVERLOADED' });
+    transaction();
+    // The shed read left the gate: the next read passes at once.
+    (await acquire(B, 'alone'))();
   });
 });
