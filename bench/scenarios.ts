@@ -11,6 +11,7 @@ export type ServerName =
   | 'main'
   | 'unnamed'
   | 'resolvers'
+  | 'ungated'
   | 'cached'
   | 'big'
   | 'postgraphile'
@@ -57,6 +58,13 @@ export const SCENARIOS: Scenario[] = [
     key: 'C₀',
     title: 'C with `FAST_PATH=0` (the resolvers: five round trips)',
     server: 'resolvers',
+    requests: 'nested',
+  },
+  // Without the bench's FAST_PATH_CONCURRENCY (bench/setup.ts): the default, reads on the whole pool.
+  {
+    key: 'C·pool',
+    title: 'C with `FAST_PATH_CONCURRENCY` unset (fast-path reads on the whole pool, the default)',
+    server: 'ungated',
     requests: 'nested',
   },
   // The price of PG_PREPARED_STATEMENTS=0 (behind a transaction-pooling proxy): C′ / C.

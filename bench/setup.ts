@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../src/db/embedded.js';
 import {
@@ -22,6 +23,13 @@ import { type Postgres, startPostgres, startValkey, type Valkey } from './servic
 /** Scratch files (tenants files, request lists, server logs, profiles); .data/ is gitignored. */
 export const WORK_DIR = resolve('.data/bench');
 export const POOL_MAX = 10;
+/**
+ * FAST_PATH_CONCURRENCY of every tenantql server: one fast-path statement per core and one on
+ * the wire. PostgreSQL shares this machine's cores with the server and wrk; with fast-path reads
+ * on the whole pool, ten statements shared two cores and C's p99 was 7.5 × its p50 (README,
+ * "Sizing the pool"). The `ungated` server (C·pool) runs without it.
+ */
+export const FAST_PATH_GATE = Math.min(availableParallelism() + 1, POOL_MAX);
 
 export interface TenantqlOptions {
   tenantsFile: string;
@@ -154,7 +162,6 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
             name,
             args: [...(options.nodeFlags ?? []), 'bin/tenantql.js', 'start'],
             env: {
-              ...serverPassThrough(env),
               PATH: env.PATH,
               HOME: env.HOME,
               NODE_ENV: 'production',
@@ -170,6 +177,9 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
               TENANT_MASTER_KEY: masterKey,
               CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
               PG_POOL_MAX: String(POOL_MAX),
+              FAST_PATH_CONCURRENCY: String(FAST_PATH_GATE),
+              // After the defaults (BENCH_SERVER_PG_POOL_MAX=20 is a pool of 20), before the scenario's own.
+              ...serverPassThrough(env),
               ...options.env,
             },
             port,

@@ -39,12 +39,23 @@ function response(status, headers, body)
   if status ~= 200 or string.find(body, '"errors"', 1, true) then
     bad = bad + 1
   elseif check_markers then
+    -- Every marker ("T and a digit) must be the body's own tenant's. Plain finds only (memchr
+    -- in C, no string per marker): gmatch's captures cost R ~12 % of C's rate in wrk's CPU.
     local tenant = string.match(body, '"tenant":{"id":(%d+)')
-    local mixed = tenant == nil
-    for marker in string.gmatch(body, '"T(%d+) ') do
-      if marker ~= tenant then mixed = true end
+    if tenant == nil then
+      wrong = wrong + 1
+    else
+      local own = '"T' .. tenant .. ' '
+      local at = string.find(body, '"T', 1, true)
+      while at do
+        local c = string.byte(body, at + 2)
+        if c and c >= 48 and c <= 57 and string.find(body, own, at, true) ~= at then
+          wrong = wrong + 1
+          break
+        end
+        at = string.find(body, '"T', at + 2, true)
+      end
     end
-    if mixed then wrong = wrong + 1 end
   end
 end
 
