@@ -84,24 +84,21 @@ const EVENT_WAIT_TIMEOUT_MS = 10_000;
 export function createApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const metrics = deps.metrics ?? createMetrics({ tenantLabels: config.metrics.tenantLabels });
-  const scheduler = createPoolScheduler({
-    size: config.poolMax,
-    reserve: config.poolReserve,
-    waitTimeoutMs: config.poolWaitTimeoutMs,
-    onShed: () => metrics.overloaded.inc(),
-  });
+  const schedulerOf = (size: number) =>
+    createPoolScheduler({
+      size,
+      reserve: config.poolReserve,
+      waitTimeoutMs: config.poolWaitTimeoutMs,
+      onShed: () => metrics.overloaded.inc(),
+    });
+  const scheduler = schedulerOf(config.poolMax);
   metrics.observeScheduler('runtime', scheduler);
   const acquireSlot = deps.acquireSlot ?? scheduler.acquire;
   // Fast-path reads hold a connection only while PostgreSQL works: their own, smaller share
   // keeps PostgreSQL's cores from being oversubscribed (db/scheduler.ts, gateAlone).
   let aloneGate: AcquireSlot | undefined;
   if (config.fastPathConcurrency < config.poolMax) {
-    const gate = createPoolScheduler({
-      size: config.fastPathConcurrency,
-      reserve: config.poolReserve,
-      waitTimeoutMs: config.poolWaitTimeoutMs,
-      onShed: () => metrics.overloaded.inc(),
-    });
+    const gate = schedulerOf(config.fastPathConcurrency);
     metrics.observeScheduler('fast_path', gate);
     aloneGate = gate.acquire;
   }

@@ -184,19 +184,21 @@ export function oneAtATimePerTenant(acquire: AcquireSlot, waitTimeoutMs: number)
     };
   }
 
-  return async (tenantId, use) => {
-    const leaveLane = await enter(tenantId);
-    try {
-      const release = await acquire(tenantId, use);
-      return () => {
-        release();
-        leaveLane();
-      };
-    } catch (error) {
-      leaveLane();
-      throw error;
-    }
-  };
+  return async (tenantId, use) => inFront(await enter(tenantId), () => acquire(tenantId, use));
+}
+
+/** After `held` (a lane, a gate): `acquire`, both given back together; `held` alone if `acquire` fails. */
+async function inFront(held: () => void, acquire: () => Promise<() => void>): Promise<() => void> {
+  try {
+    const release = await acquire();
+    return () => {
+      release();
+      held();
+    };
+  } catch (error) {
+    held();
+    throw error;
+  }
 }
 
 /**
@@ -212,16 +214,6 @@ export function oneAtATimePerTenant(acquire: AcquireSlot, waitTimeoutMs: number)
 export function gateAlone(gate: AcquireSlot, acquire: AcquireSlot): AcquireSlot {
   return async (tenantId, use) => {
     if (use !== 'alone') return acquire(tenantId, use);
-    const leaveGate = await gate(tenantId);
-    try {
-      const release = await acquire(tenantId, use);
-      return () => {
-        release();
-        leaveGate();
-      };
-    } catch (error) {
-      leaveGate();
-      throw error;
-    }
+    return inFront(await gate(tenantId), () => acquire(tenantId, use));
   };
 }
