@@ -26,8 +26,9 @@ export const POOL_MAX = 10;
 /**
  * FAST_PATH_CONCURRENCY of every tenantql server: one fast-path statement per core and one on
  * the wire. PostgreSQL shares this machine's cores with the server and wrk; with fast-path reads
- * on the whole pool, ten statements shared two cores and C's p99 was 7.5 × its p50 (README,
- * "Sizing the pool"). The `ungated` server (C·pool) runs without it.
+ * on the whole pool, a dozen statements shared two cores and C's p99 was 7.5 × its p50 (README,
+ * "Sharing the database pool"; docs/performance.md, "The tail"). The `ungated` server (C·pool)
+ * runs without it.
  */
 export const FAST_PATH_GATE = Math.min(availableParallelism() + 1, POOL_MAX);
 
