@@ -16,7 +16,7 @@ import {
 } from './report.js';
 import { isBaselineServer, measure, SCENARIOS, type ServerName, type Servers } from './scenarios.js';
 import { vacuumWrittenTables } from './seed.js';
-import { type Bench, FAST_PATH_GATE, POOL_MAX, prepare, WORK_DIR } from './setup.js';
+import { type Bench, fastPathGateOf, prepare, serverPoolOf, WORK_DIR } from './setup.js';
 import { type TiersResult, tiersLines, tiersScenario } from './tiers.js';
 import { wrkVersion } from './wrk.js';
 
@@ -33,8 +33,8 @@ const settings = {
   seconds: number(env.BENCH_SECONDS, quick ? 2 : 8),
   rounds: number(env.BENCH_ROUNDS, quick ? 2 : 3),
   connections: number(env.BENCH_CONNECTIONS, 16),
-  poolMax: POOL_MAX,
-  fastPathGate: FAST_PATH_GATE,
+  poolMax: serverPoolOf(env),
+  fastPathGate: fastPathGateOf(env),
   only: env.BENCH_ONLY ? env.BENCH_ONLY.split(',').map((s) => s.trim()) : undefined,
   baseline: env.BENCH_BASELINE || undefined,
 };
@@ -121,7 +121,7 @@ async function main(): Promise<number> {
     const markdown = [
       `Load generator: ${loadGenerator} (1 thread, ${settings.connections} connections), to 127.0.0.1 only. ` +
         `${settings.rounds} interleaved rounds of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s measured; medians. ` +
-        `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${POOL_MAX}, fast-path reads at most ${FAST_PATH_GATE} at once (FAST_PATH_CONCURRENCY) but in C·pool` +
+        `${cpus().length} CPUs (${cpus()[0]?.model.trim()}), Node ${process.version}, PostgreSQL ${bench.postgres.version}, server pool ${settings.poolMax}, fast-path reads at most ${settings.fastPathGate} at once (FAST_PATH_CONCURRENCY) but in C·pool` +
         `${postgraphile ? `; P: PostGraphile ${postgraphile} (bench/postgraphile), the same pool size` : ''}` +
         `${baseline ? `; ᵇ: baseline ${baseline.ref} = ${baseline.commit.slice(0, 12)} "${baseline.subject.slice(0, 80)}"` : ''}.`,
       '',
@@ -222,7 +222,7 @@ async function startServers(
     servers.ungated = await bench.startTenantql('ungated', {
       tenantsFile: small,
       cacheTtlSeconds: 0,
-      env: { FAST_PATH_CONCURRENCY: env.BENCH_SERVER_PG_POOL_MAX ?? String(POOL_MAX) },
+      env: { FAST_PATH_CONCURRENCY: '' }, // empty is unset: the pool, whatever its size
     });
   if (needed.has('cached'))
     servers.cached = await bench.startTenantql('cached', { tenantsFile: small, cacheTtlSeconds: 300 });

@@ -23,14 +23,17 @@ import { type Postgres, startPostgres, startValkey, type Valkey } from './servic
 /** Scratch files (tenants files, request lists, server logs, profiles); .data/ is gitignored. */
 export const WORK_DIR = resolve('.data/bench');
 export const POOL_MAX = 10;
+/** The pool of every server, tenantql's and P's: POOL_MAX unless BENCH_SERVER_PG_POOL_MAX says otherwise. */
+export const serverPoolOf = (env: NodeJS.ProcessEnv) => Number(env.BENCH_SERVER_PG_POOL_MAX ?? POOL_MAX);
 /**
  * FAST_PATH_CONCURRENCY of every tenantql server: one fast-path statement per core and one on
- * the wire. PostgreSQL shares this machine's cores with the server and wrk; with fast-path reads
- * on the whole pool, a dozen statements shared two cores and C's p99 was 7.5 × its p50 (README,
- * "Sharing the database pool"; docs/performance.md, "The tail"). The `ungated` server (C·pool)
- * runs without it.
+ * the wire, at most the pool. PostgreSQL shares this machine's cores with the server and wrk;
+ * with fast-path reads on the whole pool, a dozen statements shared two cores and C's p99 was
+ * 7.5 × its p50 (README, "Sharing the database pool"; docs/performance.md, "The tail"). The
+ * `ungated` server (C·pool) runs without it.
  */
-export const FAST_PATH_GATE = Math.min(availableParallelism() + 1, POOL_MAX);
+export const fastPathGateOf = (env: NodeJS.ProcessEnv) =>
+  Math.min(availableParallelism() + 1, serverPoolOf(env));
 
 export interface TenantqlOptions {
   tenantsFile: string;
@@ -178,7 +181,7 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
               TENANT_MASTER_KEY: masterKey,
               CACHE_TTL_SECONDS: String(options.cacheTtlSeconds),
               PG_POOL_MAX: String(POOL_MAX),
-              FAST_PATH_CONCURRENCY: String(FAST_PATH_GATE),
+              FAST_PATH_CONCURRENCY: String(fastPathGateOf(env)),
               // After the defaults (BENCH_SERVER_PG_POOL_MAX=20 is a pool of 20), before the scenario's own.
               ...serverPassThrough(env),
               ...options.env,
@@ -224,8 +227,7 @@ export async function prepare(env: NodeJS.ProcessEnv, log: (line: string) => voi
               DATABASE_URL: postgres.databaseUrl,
               TENANTS_FILE: files.small,
               JWT_SECRET: secret,
-              // As large as tenantql's, also when BENCH_SERVER_PG_POOL_MAX changes that one.
-              POOL: env.BENCH_SERVER_PG_POOL_MAX ?? String(POOL_MAX),
+              POOL: String(serverPoolOf(env)), // as large as tenantql's
             },
             port,
             readyPath: '/healthz',
